@@ -1,0 +1,91 @@
+"""A small synchronous API client for the CLI (the runner has its own async one)."""
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from roost.core.errors import RoostError, Unavailable, api_error
+from roost.core.schemas.environments import Environment
+from roost.core.schemas.watch import WatchResponse
+
+
+class Client:
+    def __init__(self, url: str, token: str, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=httpx.Timeout(timeout, read=timeout + 35.0),
+        )
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, "/api/v1" + path, **kwargs)
+        except httpx.TransportError as exc:
+            raise Unavailable(
+                f"cannot reach the Roost server at {self.url} ({exc}); is it running?"
+            ) from exc
+        if response.status_code >= 400:
+            raise _error(response)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
+
+    def post(self, path: str, body: Any = None, **params: Any) -> Any:
+        clean = {k: v for k, v in params.items() if v is not None}
+        return self.request("POST", path, json=body, params=clean)
+
+    def list_all(self, path: str, **params: Any) -> list[Any]:
+        items: list[Any] = []
+        cursor = None
+        while True:
+            page = self.get(path, cursor=cursor, limit=500, **params)
+            items.extend(page["items"])
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return items
+
+    def wait_for_environment(
+        self, env_id: str, done: Callable[[Environment | None], bool], timeout: float
+    ) -> Environment | None:
+        """Watch one environment until ``done`` says so (``None`` = it no longer exists)."""
+        deadline = time.monotonic() + timeout
+        version = self.get("/watch", kind="environment", timeout=0)["resource_version"]
+        env = self._get_env(env_id)
+        while not done(env):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RoostError(f"timed out waiting for environment {env_id}; it is {_phase(env)}")
+            result = WatchResponse.model_validate(
+                self.get("/watch", kind="environment", since=version, timeout=min(remaining, 30))
+            )
+            version = result.resource_version
+            for event in result.events:
+                if event.object_id == env_id:
+                    env = Environment.model_validate(event.object) if event.object else None
+        return env
+
+    def _get_env(self, env_id: str) -> Environment | None:
+        try:
+            return Environment.model_validate(self.get(f"/environments/{env_id}"))
+        except RoostError as exc:
+            if exc.code == "not_found":
+                return None
+            raise
+
+
+def _phase(env: Environment | None) -> str:
+    return "gone" if env is None else env.status.phase
+
+
+def _error(response: httpx.Response) -> RoostError:
+    try:
+        detail = response.json()["error"]
+        return api_error(response.status_code, detail["code"], detail["message"])
+    except (ValueError, KeyError, TypeError):
+        return api_error(response.status_code, "http_error", f"HTTP {response.status_code}")

@@ -1,0 +1,1 @@
+"""One module per noun, as in the server (``env``, ``org``, ``project``, ...)."""

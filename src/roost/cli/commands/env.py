@@ -1,0 +1,163 @@
+"""``roost env``: create, list, get, start, stop, delete (and, with the runner, exec)."""
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from roost.cli.context import client
+from roost.cli.output import OUTPUT_OPTION, emit_json, show
+from roost.core.errors import RoostError
+from roost.core.schemas.environments import Environment
+
+WAIT = click.option("--wait", is_flag=True, help="Return only when the change is done.")
+TIMEOUT = click.option(
+    "--timeout", type=float, default=600.0, show_default=True, help="For --wait."
+)
+
+
+@click.group("env")
+def env() -> None:
+    """Development environments."""
+
+
+def _summary(e: Environment) -> list[object]:
+    return [
+        e.metadata.id,
+        e.metadata.name,
+        e.status.phase,
+        e.spec.desired_phase,
+        e.spec.class_name,
+        e.status.message[:60],
+    ]
+
+
+HEADERS = ["ID", "NAME", "PHASE", "DESIRED", "CLASS", "MESSAGE"]
+
+
+def _print(doc: dict[str, Any], output: str) -> None:
+    e = Environment.model_validate(doc)
+    show(doc, output, [_summary(e)], HEADERS)
+
+
+def _content(source: str | None, ref: str | None) -> dict[str, Any]:
+    if source is None:
+        return {}
+    path = Path(source)
+    url = str(path.resolve()) if path.exists() else source
+    return {"repo_url": url, "ref": ref}
+
+
+@env.command("create")
+@click.argument("source", required=False, metavar="[REPO_URL|PATH]")
+@click.option("--ref", help="Branch, tag or commit to check out.")
+@click.option("--image", help="Image reference (default: the runner's base image).")
+@click.option("--class", "class_name", help="Environment class (see `roost class list`).")
+@click.option("--name", help="Name (default: from the repository).")
+@click.option("--org", help="Organization (default: your only one).")
+@click.option("--project", help="Project whose defaults to use.")
+@click.option("--runner", help="Run on this runner.")
+@click.option("--region", help="Run in this region.")
+@click.option("--devcontainer", "devcontainer_path", help="devcontainer.json to use.")
+@WAIT
+@TIMEOUT
+@OUTPUT_OPTION
+def create(
+    source: str | None,
+    ref: str | None,
+    image: str | None,
+    class_name: str | None,
+    name: str | None,
+    org: str | None,
+    project: str | None,
+    runner: str | None,
+    region: str | None,
+    devcontainer_path: str | None,
+    wait: bool,
+    timeout: float,
+    output: str,
+) -> None:
+    """Create an environment (and start it)."""
+    spec: dict[str, Any] = {"content": _content(source, ref)}
+    for key, value in (
+        ("image", image),
+        ("class", class_name),
+        ("runner", runner),
+        ("region", region),
+        ("devcontainer_path", devcontainer_path),
+    ):
+        if value is not None:
+            spec[key] = value
+    body = {"name": name, "organization": org, "project": project, "spec": spec}
+    api = client()
+    doc = api.post("/environments", {k: v for k, v in body.items() if v is not None})
+    if wait:
+        doc = _wait(api, doc["metadata"]["id"], "running", timeout)
+    _print(doc, output)
+
+
+@env.command("list")
+@click.option("--org", help="Only this organization.")
+@click.option("--mine", is_flag=True, help="Only environments you own.")
+@OUTPUT_OPTION
+def list_(org: str | None, mine: bool, output: str) -> None:
+    """List environments you can see."""
+    items = client().list_all("/environments", organization=org, mine=mine or None)
+    envs = [Environment.model_validate(i) for i in items]
+    show(items, output, [_summary(e) for e in envs], HEADERS)
+
+
+@env.command("get")
+@click.argument("env_id")
+@OUTPUT_OPTION
+def get(env_id: str, output: str) -> None:
+    """Show one environment (spec and status)."""
+    doc = client().get(f"/environments/{env_id}")
+    if output == "json":
+        emit_json(doc)
+        return
+    e = Environment.model_validate(doc)
+    _print(doc, output)
+    click.echo(
+        f"\nspec_version {e.spec.spec_version}, observed {e.status.observed_spec_version}, "
+        f"runner {e.status.runner_id or '-'}"
+    )
+    for part, cond in sorted(e.status.conditions.items()):
+        click.echo(f"  {part:<12} {cond.phase:<11} {cond.message}")
+
+
+def _phase_command(name: str, verb: str, target: str) -> None:
+    @env.command(name, help=f"{verb.capitalize()} an environment.")
+    @click.argument("env_id")
+    @WAIT
+    @TIMEOUT
+    @OUTPUT_OPTION
+    def command(env_id: str, wait: bool, timeout: float, output: str) -> None:
+        api = client()
+        method = "DELETE" if name == "delete" else "POST"
+        path = f"/environments/{env_id}" + ("" if name == "delete" else f"/{name}")
+        doc = api.request(method, path)
+        if wait:
+            doc = _wait(api, env_id, target, timeout)
+        if doc is None:
+            click.echo(f"environment {env_id} deleted")
+        else:
+            _print(doc, output)
+
+
+_phase_command("start", "start", "running")
+_phase_command("stop", "stop", "stopped")
+_phase_command("delete", "delete", "deleted")
+
+
+def _wait(api: Any, env_id: str, target: str, timeout: float) -> dict[str, Any] | None:
+    def done(e: Environment | None) -> bool:
+        if e is None:
+            return target == "deleted"
+        caught_up = e.status.observed_spec_version >= e.spec.spec_version
+        if caught_up and e.status.phase == "failed":
+            raise RoostError(f"environment {env_id} failed: {e.status.message}")
+        return caught_up and e.status.phase == target
+
+    result = api.wait_for_environment(env_id, done, timeout)
+    return None if result is None else result.model_dump(mode="json", by_alias=True)

@@ -1,0 +1,106 @@
+"""``roost org`` and ``roost user``: organizations, members, users."""
+
+import click
+
+from roost.cli.context import client
+from roost.cli.output import OUTPUT_OPTION, show
+
+
+@click.group("org")
+def org() -> None:
+    """Organizations and their members."""
+
+
+@org.command("list")
+@OUTPUT_OPTION
+def list_(output: str) -> None:
+    items = client().get("/organizations")
+    show(items, output, [[o["id"], o["name"]] for o in items], ["ID", "NAME"])
+
+
+@org.command("create")
+@click.argument("name")
+@OUTPUT_OPTION
+def create(name: str, output: str) -> None:
+    """Create an organization (platform admins); you become its owner."""
+    o = client().post("/organizations", {"name": name})
+    show(o, output, [[o["id"], o["name"]]], ["ID", "NAME"])
+
+
+@org.command("get")
+@click.argument("ref")
+@OUTPUT_OPTION
+def get(ref: str, output: str) -> None:
+    o = client().get(f"/organizations/{ref}")
+    show(o, output, [[o["id"], o["name"], o["policy"]]], ["ID", "NAME", "POLICY"])
+
+
+@org.command("members")
+@click.argument("ref")
+@OUTPUT_OPTION
+def members(ref: str, output: str) -> None:
+    items = client().get(f"/organizations/{ref}/members")
+    show(items, output, [[m["user_name"], m["role"]] for m in items], ["USER", "ROLE"])
+
+
+@org.command("add-member")
+@click.argument("ref")
+@click.argument("user")
+@click.option("--role", type=click.Choice(["member", "admin", "owner"]), default="member")
+@OUTPUT_OPTION
+def add_member(ref: str, user: str, role: str, output: str) -> None:
+    """Add USER to the organization REF (or change their role)."""
+    m = client().post(f"/organizations/{ref}/members", {"user": user, "role": role})
+    show(m, output, [[m["user_name"], m["role"]]], ["USER", "ROLE"])
+
+
+@org.command("remove-member")
+@click.argument("ref")
+@click.argument("user")
+def remove_member(ref: str, user: str) -> None:
+    client().request("DELETE", f"/organizations/{ref}/members/{user}")
+    click.echo(f"removed {user} from {ref}")
+
+
+@click.group("user")
+def user() -> None:
+    """Users (platform admins)."""
+
+
+@user.command("create")
+@click.argument("name")
+@click.option("--email")
+@click.option("--admin", is_flag=True, help="Make a platform admin.")
+@click.option("--org", help="Also add to this organization.")
+@click.option("--role", type=click.Choice(["member", "admin", "owner"]), default="member")
+@click.option("--token", "with_token", is_flag=True, help="Also create a token for the user.")
+@OUTPUT_OPTION
+def user_create(
+    name: str,
+    email: str | None,
+    admin: bool,
+    org: str | None,
+    role: str,
+    with_token: bool,
+    output: str,
+) -> None:
+    api = client()
+    u = api.post("/users", {"name": name, "email": email, "is_admin": admin})
+    doc: dict[str, object] = {"user": u}
+    if org:
+        doc["membership"] = api.post(
+            f"/organizations/{org}/members", {"user": u["id"], "role": role}
+        )
+    if with_token:
+        created = api.post("/tokens", {"user": u["id"], "name": f"{name} (created by admin)"})
+        doc["token"] = created["secret"]
+    show(doc, output, [[u["id"], u["name"], doc.get("token", "")]], ["ID", "NAME", "TOKEN"])
+
+
+@user.command("list")
+@OUTPUT_OPTION
+def user_list(output: str) -> None:
+    items = client().get("/users")
+    show(
+        items, output, [[u["id"], u["name"], u["is_admin"]] for u in items], ["ID", "NAME", "ADMIN"]
+    )

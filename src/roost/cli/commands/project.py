@@ -1,0 +1,123 @@
+"""``roost project`` and ``roost class``."""
+
+import json
+from typing import Any
+
+import click
+
+from roost.cli.context import client
+from roost.cli.output import OUTPUT_OPTION, show
+
+
+@click.group("project")
+def project() -> None:
+    """Projects: a repository and the defaults its environments start from."""
+
+
+def _row(p: dict[str, object]) -> list[object]:
+    return [p["id"], p["name"], p.get("repo_url") or "-"]
+
+
+@project.command("create")
+@click.argument("name")
+@click.option("--repo", help="Repository URL.")
+@click.option("--org")
+@click.option("--class", "class_name", help="Default environment class.")
+@click.option("--image", help="Default image.")
+@click.option("--devcontainer", help="devcontainer.json path in the repository.")
+@OUTPUT_OPTION
+def create(
+    name: str,
+    repo: str | None,
+    org: str | None,
+    class_name: str | None,
+    image: str | None,
+    devcontainer: str | None,
+    output: str,
+) -> None:
+    settings = {
+        "default_class": class_name,
+        "default_image": image,
+        "devcontainer_path": devcontainer,
+    }
+    p = client().post(
+        "/projects", {"name": name, "repo_url": repo, "settings": settings}, organization=org
+    )
+    show(p, output, [_row(p)], ["ID", "NAME", "REPO"])
+
+
+@project.command("list")
+@click.option("--org")
+@OUTPUT_OPTION
+def list_(org: str | None, output: str) -> None:
+    items = client().list_all("/projects", organization=org)
+    show(items, output, [_row(p) for p in items], ["ID", "NAME", "REPO"])
+
+
+@project.command("get")
+@click.argument("ref")
+@click.option("--org")
+@OUTPUT_OPTION
+def get(ref: str, org: str | None, output: str) -> None:
+    p = client().get(f"/projects/{ref}", organization=org)
+    show(p, output, [[*_row(p), json.dumps(p["settings"])]], ["ID", "NAME", "REPO", "SETTINGS"])
+
+
+@project.command("delete")
+@click.argument("ref")
+def delete(ref: str) -> None:
+    client().request("DELETE", f"/projects/{ref}")
+    click.echo(f"deleted project {ref}")
+
+
+@click.group("class")
+def class_() -> None:
+    """Environment classes (CPU, memory, disk, pids, bandwidth, runtime)."""
+
+
+def _class_row(c: dict[str, Any]) -> list[object]:
+    r = c["resources"]
+    return [
+        c["name"],
+        r["cpu"],
+        r["memory_mib"],
+        r["disk_gib"],
+        r["pids"],
+        r["runtime"],
+        c.get("organization_id") or "(global)",
+    ]
+
+
+CLASS_HEADERS = ["NAME", "CPU", "MEMORY_MIB", "DISK_GIB", "PIDS", "RUNTIME", "ORG"]
+
+
+@class_.command("list")
+@click.option("--org")
+@OUTPUT_OPTION
+def class_list(org: str | None, output: str) -> None:
+    items = client().get("/classes", organization=org)
+    show(items, output, [_class_row(c) for c in items], CLASS_HEADERS)
+
+
+@class_.command("create")
+@click.argument("name")
+@click.option("--org", help="Organization (default: a global class, platform admins only).")
+@click.option("--cpu", type=float, default=2.0, show_default=True)
+@click.option("--memory", "memory_mib", type=int, default=4096, show_default=True, help="MiB")
+@click.option("--disk", "disk_gib", type=int, default=20, show_default=True, help="GiB")
+@click.option("--pids", type=int, default=4096, show_default=True)
+@click.option("--upload", "upload_mbit", type=int, help="Mbit/s")
+@click.option("--download", "download_mbit", type=int, help="Mbit/s")
+@click.option("--runtime", type=click.Choice(["container", "sandbox"]), default="container")
+@click.option("--description", default="")
+@OUTPUT_OPTION
+def class_create(
+    name: str, org: str | None, description: str, output: str, **resources: object
+) -> None:
+    body = {
+        "name": name,
+        "description": description,
+        "resources": {k: v for k, v in resources.items() if v is not None},
+    }
+    c = client().post("/classes", body, organization=org)
+    show(c, output, [_class_row(c)], CLASS_HEADERS)

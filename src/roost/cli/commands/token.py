@@ -1,0 +1,74 @@
+"""``roost token``, ``roost login`` and ``roost whoami``."""
+
+import click
+
+from roost.cli import config
+from roost.cli.client import Client
+from roost.cli.context import client
+from roost.cli.output import OUTPUT_OPTION, emit_json, show
+from roost.cli.timespec import parse_duration
+
+
+@click.group("token")
+def token() -> None:
+    """Your API tokens."""
+
+
+@token.command("create")
+@click.option("--name", default="")
+@click.option("--expires", help="Lifetime such as 30d, 12h, 90m (default: none).")
+@click.option("--user", help="For another user (platform admins).")
+@OUTPUT_OPTION
+def create(name: str, expires: str | None, user: str | None, output: str) -> None:
+    """Create a token; it is shown once."""
+    body: dict[str, object] = {"name": name, "user": user}
+    if expires:
+        body["expires_in_seconds"] = parse_duration(expires)
+    doc = client().post("/tokens", body)
+    if output == "json":
+        emit_json(doc)
+    else:
+        click.echo(doc["secret"])
+        click.echo(
+            f"(token {doc['token']['id']}; it is not stored and cannot be shown again)", err=True
+        )
+
+
+@token.command("list")
+@OUTPUT_OPTION
+def list_(output: str) -> None:
+    items = client().get("/tokens")
+    rows = [[t["id"], t["name"], t["expires_at"] or "-", t["revoked_at"] or "-"] for t in items]
+    show(items, output, rows, ["ID", "NAME", "EXPIRES", "REVOKED"])
+
+
+@token.command("revoke")
+@click.argument("token_id")
+def revoke(token_id: str) -> None:
+    client().request("DELETE", f"/tokens/{token_id}")
+    click.echo(f"revoked {token_id}")
+
+
+@click.command("login")
+@click.argument("url")
+@click.option("--token", "token_", required=True, envvar="ROOST_TOKEN", help="An API token.")
+def login(url: str, token_: str) -> None:
+    """Check URL and TOKEN and remember them for later commands."""
+    who = Client(url, token_).get("/whoami")
+    path = config.save(url, token_)
+    name = (who.get("user") or {}).get("name") or who.get("runner_id")
+    click.echo(f"logged in to {url} as {name} (saved in {path})")
+
+
+@click.command("whoami")
+@OUTPUT_OPTION
+def whoami(output: str) -> None:
+    doc = client().get("/whoami")
+    user = doc.get("user") or {}
+    orgs = ", ".join(f"{m['organization_id']}:{m['role']}" for m in doc.get("memberships", []))
+    show(
+        doc,
+        output,
+        [[doc["kind"], user.get("name", ""), user.get("is_admin", ""), orgs]],
+        ["KIND", "NAME", "ADMIN", "ORGANIZATIONS"],
+    )

@@ -1,0 +1,50 @@
+"""Entry point: ``roost``. Errors go to stderr: exit 1 for failures, 2 for usage."""
+
+import sys
+
+import click
+
+from roost import __version__
+from roost.cli.commands import env, org, project, serve, token
+from roost.core.errors import RoostError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="roost")
+def cli() -> None:
+    """Roost: self-hosted development environments."""
+
+
+for command in (
+    env.env,
+    org.org,
+    org.user,
+    project.project,
+    project.class_,
+    token.token,
+    token.login,
+    token.whoami,
+    serve.server,
+    serve.runner,
+    serve.up,
+):
+    cli.add_command(command)
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except RoostError as exc:
+        code = f" [{exc.code}]" if exc.code not in ("error",) else ""
+        click.echo(f"error{code}: {exc.message}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)

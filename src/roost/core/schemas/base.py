@@ -1,0 +1,54 @@
+"""Bases and shared small documents."""
+
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Input(BaseModel):
+    """A document a client writes: unknown keys are an error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Output(BaseModel):
+    """A document a client reads: unknown keys are ignored (newer server, older client)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+T = TypeVar("T")
+
+
+class Page(Output, Generic[T]):
+    """One page of a list. Pass ``next_cursor`` back as ``cursor`` for the next page.
+
+    ``resource_version`` is the version the list was read at: a watch started from it misses
+    nothing that happened after the list.
+    """
+
+    items: list[T]
+    next_cursor: str | None = None
+    resource_version: int = 0
+
+
+class ErrorDetail(Output):
+    code: str
+    message: str
+
+
+class ErrorBody(Output):
+    error: ErrorDetail
+
+
+ConditionPhase = Literal["pending", "progressing", "ready", "failed", "unknown"]
+
+
+class Condition(Output):
+    """The observed state of one part of an environment (machine, content, backup, ...)."""
+
+    phase: ConditionPhase = "pending"
+    message: str = ""
+    updated_at: datetime | None = None
+    details: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,142 @@
+"""Environments: ``metadata``, ``spec`` (desired state), ``status`` (observed state).
+
+The spec is written by users (through the API) and read by runners; the status is written by the
+plane's controllers and by the runner the environment is assigned to. ``spec.spec_version`` goes
+up on every spec change; a runner acknowledges the version it acted on in
+``status.observed_spec_version``, so "has my change been applied?" is
+``observed_spec_version >= spec_version``.
+"""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import ConfigDict, Field
+
+from roost.core.schemas.base import Condition, Input, Output
+from roost.core.schemas.organizations import NAME_PATTERN, Admission
+from roost.core.schemas.projects import Resources
+
+DesiredPhase = Literal["running", "stopped", "deleted"]
+Phase = Literal[
+    "pending",  # accepted, waiting for a runner
+    "creating",
+    "starting",
+    "running",
+    "updating",
+    "stopping",
+    "stopped",
+    "deleting",
+    "deleted",
+    "failed",
+    "unknown",  # its runner stopped reporting; nothing is dropped
+]
+CONDITION_PARTS = (
+    "scheduled",
+    "machine",
+    "content",
+    "devcontainer",
+    "automations",
+    "ports",
+    "backup",
+)
+
+
+class Content(Input):
+    """Where the workspace comes from; an empty ``repo_url`` gives an empty workspace."""
+
+    repo_url: str | None = None
+    ref: str | None = None
+    full_history: bool = False
+
+
+class Port(Input):
+    port: int = Field(ge=1, le=65535)
+    admission: Admission = "owner"
+    name: str = ""
+
+
+class EnvironmentSpec(Input):
+    """The desired state. Unknown keys are rejected."""
+
+    spec_version: int = 0
+    """Bumped by the plane on every change. When you write a spec, send the version you read:
+    a stale one is refused with 409 ``spec_version_conflict``."""
+    desired_phase: DesiredPhase = "running"
+    class_name: str = Field(default="default", alias="class")
+    resources: Resources = Field(default_factory=Resources)
+    image: str | None = None
+    """Image reference; ``None`` uses the runner's default (built by ``roost image build-base``)."""
+    content: Content = Field(default_factory=Content)
+    devcontainer_path: str | None = None
+    automations_file: str | None = None
+    ports: list[Port] = Field(default_factory=list)
+    secrets: list[str] = Field(default_factory=list)
+    ssh_public_keys: list[str] = Field(default_factory=list)
+    timeout_seconds: int | None = Field(default=None, ge=60)
+    """Idle timeout; ``None`` uses the organization's default."""
+    runner: str | None = None
+    """Pin to a runner (id or name)."""
+    region: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class EnvironmentCreate(Input):
+    name: str | None = Field(default=None, pattern=NAME_PATTERN)
+    organization: str | None = None
+    """Organization id or name; defaults to the caller's only organization."""
+    project: str | None = None
+    spec: EnvironmentSpec = Field(default_factory=EnvironmentSpec)
+
+
+class SpecUpdate(Input):
+    spec: EnvironmentSpec
+
+
+class Endpoints(Output):
+    ssh: str | None = None
+    ports: dict[str, str] = Field(default_factory=dict)
+
+
+class EnvironmentStatus(Output):
+    status_version: int = 0
+    phase: Phase = "pending"
+    message: str = ""
+    runner_id: str | None = None
+    observed_spec_version: int = 0
+    conditions: dict[str, Condition] = Field(default_factory=dict)
+    last_activity: datetime | None = None
+    endpoints: Endpoints = Field(default_factory=Endpoints)
+
+
+class StatusReport(Input):
+    """What a runner posts about an environment it owns."""
+
+    observed_spec_version: int
+    phase: Phase
+    message: str = ""
+    conditions: dict[str, Condition] = Field(default_factory=dict)
+    endpoints: Endpoints | None = None
+    last_activity: datetime | None = None
+
+
+class Metadata(Output):
+    id: str
+    name: str
+    organization_id: str
+    project_id: str | None = None
+    owner_id: str
+    created_at: datetime
+    updated_at: datetime
+    resource_version: int = 0
+
+
+class Environment(Output):
+    metadata: Metadata
+    spec: EnvironmentSpec
+    status: EnvironmentStatus
+
+    @property
+    def id(self) -> str:
+        return self.metadata.id

@@ -1,0 +1,72 @@
+"""Organizations, users, memberships."""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from roost.core.schemas.base import Input, Output
+
+Role = Literal["owner", "admin", "member"]
+Admission = Literal["owner", "organization", "public"]
+NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+
+
+class OrgPolicy(Input):
+    """Organization-wide limits. ``None`` means no limit."""
+
+    max_port_admission: Admission = "public"
+    max_idle_timeout_seconds: int | None = Field(default=None, ge=60)
+    egress_allow: list[str] | None = None
+    """CIDRs environments may reach; ``None`` allows all egress (metadata and host stay blocked)."""
+
+
+class OrganizationCreate(Input):
+    name: str = Field(pattern=NAME_PATTERN)
+
+
+class OrganizationUpdate(Input):
+    policy: OrgPolicy
+
+
+class Organization(Output):
+    id: str
+    name: str
+    policy: OrgPolicy = Field(default_factory=OrgPolicy)
+    created_at: datetime
+
+
+class UserCreate(Input):
+    name: str = Field(pattern=NAME_PATTERN)
+    email: str | None = None
+    is_admin: bool = False
+
+
+class User(Output):
+    id: str
+    name: str
+    email: str | None = None
+    is_admin: bool = False
+    created_at: datetime
+
+
+class MembershipCreate(Input):
+    user: str
+    """User id or name."""
+    role: Role = "member"
+
+
+class Membership(Output):
+    organization_id: str
+    user_id: str
+    user_name: str
+    role: Role
+    created_at: datetime
+
+
+class WhoAmI(Output):
+    kind: Literal["user", "runner", "environment"]
+    user: User | None = None
+    runner_id: str | None = None
+    environment_id: str | None = None
+    memberships: list[Membership] = Field(default_factory=list)

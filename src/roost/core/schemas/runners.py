@@ -1,0 +1,65 @@
+"""Runners: the hosts that turn environment specs into running environments."""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from roost.core.schemas.base import Input, Output
+from roost.core.schemas.projects import Runtime
+
+RunnerState = Literal["online", "offline"]
+
+
+class Capacity(Input):
+    cpu: float = Field(default=0, ge=0)
+    memory_mib: int = Field(default=0, ge=0)
+    disk_gib: int = Field(default=0, ge=0)
+    environments: int = Field(default=0, ge=0)
+
+
+class RunnerInfo(Input):
+    """What a runner says about itself when it registers and on every heartbeat."""
+
+    region: str = "default"
+    labels: dict[str, str] = Field(default_factory=dict)
+    capacity: Capacity = Field(default_factory=Capacity)
+    runtimes: list[Runtime] = Field(default_factory=lambda: list[Runtime](["container"]))
+    version: str = ""
+    access_url: str | None = None
+    """Where users reach this runner's exec endpoint and port proxy (http://host:port)."""
+    ssh_address: str | None = None
+    images: list[str] = Field(default_factory=list)
+
+
+class RunnerRegister(Input):
+    registration_token: str
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{0,62}$")
+    info: RunnerInfo = Field(default_factory=RunnerInfo)
+
+
+class Heartbeat(Input):
+    info: RunnerInfo
+
+
+class Runner(Output):
+    id: str
+    name: str
+    region: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    capacity: Capacity = Field(default_factory=Capacity)
+    allocated: Capacity = Field(default_factory=Capacity)
+    runtimes: list[str] = Field(default_factory=list)
+    version: str = ""
+    access_url: str | None = None
+    ssh_address: str | None = None
+    images: list[str] = Field(default_factory=list)
+    state: RunnerState = "offline"
+    last_heartbeat: datetime | None = None
+    created_at: datetime
+
+
+class RunnerRegistered(Output):
+    runner: Runner
+    token: str
+    """The runner's own credential; keep it (the runner stores it 0600 in its data dir)."""

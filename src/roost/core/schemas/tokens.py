@@ -1,0 +1,45 @@
+"""API tokens.
+
+A token is ``roost_<id>_<secret>``: the id finds the row, the secret is compared (constant time)
+against its stored SHA-256. The plain token is shown once, at creation.
+"""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from roost.core.schemas.base import Input, Output
+
+TokenScope = Literal["user", "runner", "environment", "registration"]
+
+
+class TokenCreate(Input):
+    name: str = Field(default="", max_length=100)
+    expires_in_seconds: int | None = Field(default=None, ge=60)
+    user: str | None = None
+    """Admins may create a token for another user (id or name)."""
+
+
+class RegistrationTokenCreate(Input):
+    name: str = Field(default="", max_length=100)
+    expires_in_seconds: int | None = Field(default=86400, ge=60)
+
+
+class Token(Output):
+    id: str
+    name: str
+    scope: TokenScope
+    user_id: str | None = None
+    runner_id: str | None = None
+    environment_id: str | None = None
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+class TokenCreated(Output):
+    token: Token
+    secret: str
+    """The whole token string; it is not stored and cannot be shown again."""

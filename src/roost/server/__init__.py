@@ -1,0 +1,1 @@
+"""The management plane: HTTP API (``api``) → services → store, plus control loops."""

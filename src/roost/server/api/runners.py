@@ -1,0 +1,49 @@
+from fastapi import APIRouter, Query, status
+
+from roost.core.schemas.base import Page
+from roost.core.schemas.runners import (
+    Heartbeat,
+    Runner,
+    RunnerRegister,
+    RunnerRegistered,
+)
+from roost.core.schemas.tokens import RegistrationTokenCreate, TokenCreated
+from roost.server.api.deps import Auth, Ctx
+from roost.server.services import runners
+
+router = APIRouter(prefix="/api/v1/runners", tags=["runners"])
+
+
+@router.get("")
+async def list_runners(
+    ctx: Ctx, who: Auth, cursor: str | None = None, limit: int = Query(100)
+) -> Page[Runner]:
+    return await runners.list_runners(ctx, who, cursor, limit)
+
+
+@router.post("/registration-tokens", status_code=status.HTTP_201_CREATED)
+async def create_registration_token(
+    ctx: Ctx, who: Auth, body: RegistrationTokenCreate
+) -> TokenCreated:
+    return await runners.create_registration_token(ctx, who, body)
+
+
+@router.post("/register", status_code=status.HTTP_201_CREATED)
+async def register_runner(ctx: Ctx, body: RunnerRegister) -> RunnerRegistered:
+    """Authenticated by the one-time registration token in the body."""
+    return await runners.register(ctx, body)
+
+
+@router.get("/{runner}")
+async def get_runner(ctx: Ctx, who: Auth, runner: str) -> Runner:
+    return await runners.get(ctx, who, runner)
+
+
+@router.delete("/{runner}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_runner(ctx: Ctx, who: Auth, runner: str) -> None:
+    await runners.delete(ctx, who, runner)
+
+
+@router.post("/{runner_id}/heartbeat")
+async def heartbeat(ctx: Ctx, who: Auth, runner_id: str, body: Heartbeat) -> Runner:
+    return await runners.heartbeat(ctx, who, runner_id, body)

@@ -1,0 +1,116 @@
+"""The plane as an ASGI application: routers, error mapping, and the lifespan that owns the
+database, migrations, first-start bootstrap and the control loops."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+
+from roost import __version__
+from roost.core.clock import Clock, SystemClock
+from roost.server.api import (
+    audit,
+    classes,
+    environments,
+    errors,
+    organizations,
+    projects,
+    runners,
+    tokens,
+    users,
+    watch,
+)
+from roost.server.controllers.housekeeping import prune_events_forever
+from roost.server.controllers.lifecycle import Lifecycle
+from roost.server.controllers.runner_health import RunnerHealth
+from roost.server.controllers.scheduler import Scheduler
+from roost.server.services import bootstrap, events
+from roost.server.services.context import Context
+from roost.server.settings import Settings
+from roost.server.store import migrate
+from roost.server.store.db import Database
+from roost.server.watchhub import WatchHub
+
+log = logging.getLogger(__name__)
+ROUTERS = (organizations, users, tokens, projects, classes, environments, runners, watch, audit)
+
+
+@dataclass
+class Plane:
+    """What the lifespan started; tests reach the context and controllers through it."""
+
+    ctx: Context
+    admin_token_path: Path | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+async def start_plane(settings: Settings, clock: Clock, *, controllers: bool = True) -> Plane:
+    db = Database(settings.database_url)
+    await migrate.upgrade(db)
+    hub = WatchHub()
+    db.on_commit.append(hub.notify)
+    ctx = Context(db=db, clock=clock, settings=settings, hub=hub)
+    plane = Plane(ctx=ctx, admin_token_path=await bootstrap.ensure_initialized(ctx))
+    if controllers:
+        for controller in (Scheduler(ctx), Lifecycle(ctx), RunnerHealth(ctx)):
+            plane.tasks.append(asyncio.create_task(controller.run_forever(), name=controller.name))
+        plane.tasks.append(asyncio.create_task(prune_events_forever(ctx), name="prune-events"))
+    if not db.is_sqlite:
+        plane.tasks.append(
+            asyncio.create_task(
+                hub.poll_database(lambda: _version(db), settings.watch_poll_seconds)
+            )
+        )
+    return plane
+
+
+async def _version(db: Database) -> int:
+    async with db.read() as session:
+        return await events.current_version(session)
+
+
+async def stop_plane(plane: Plane) -> None:
+    for task in plane.tasks:
+        task.cancel()
+    for task in plane.tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await plane.ctx.db.dispose()
+
+
+def create_app(
+    settings: Settings, clock: Clock | None = None, *, controllers: bool = True
+) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        plane = await start_plane(settings, clock or SystemClock(), controllers=controllers)
+        app.state.plane = plane
+        app.state.ctx = plane.ctx
+        try:
+            yield
+        finally:
+            await stop_plane(plane)
+
+    app = FastAPI(
+        title="Roost",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    errors.install(app)
+    for module in ROUTERS:
+        app.include_router(module.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> PlainTextResponse:
+        """Liveness for load balancers; reveals nothing, so it needs no token."""
+        return PlainTextResponse("ok")
+
+    return app

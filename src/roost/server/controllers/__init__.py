@@ -1,0 +1,1 @@
+"""Plane control loops: level-triggered, idempotent, database-leased (see :mod:`.lease`)."""

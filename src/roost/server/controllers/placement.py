@@ -1,0 +1,90 @@
+"""Where should an environment run? Pure logic, no I/O, so every rule is unit-tested.
+
+A runner fits when it is online, matches the spec's ``runner`` / ``region`` constraints, offers
+the class's runtime, and has room: allocated + requested <= capacity x overcommit for CPU and
+memory (dev environments idle most of the time, so CPU is overcommitted by default), and plain
+capacity for disk and the environment count. Among fitting runners the one with the most free
+CPU wins (spreading load) -- except that a runner which already has the image comes first
+(image locality: no pull); ties go by name for determinism. When nothing fits, the answer
+says why for each runner.
+"""
+
+from dataclasses import dataclass
+
+from roost.core.schemas.environments import EnvironmentSpec
+from roost.core.schemas.runners import Capacity, Runner
+
+
+@dataclass(frozen=True)
+class Placement:
+    runner: Runner | None
+    reason: str
+    """Why nothing fits (empty when ``runner`` is set)."""
+
+
+@dataclass(frozen=True)
+class Overcommit:
+    cpu: float = 4.0
+    memory: float = 2.0
+
+
+def misfit(
+    runner: Runner, spec: EnvironmentSpec, allocated: Capacity, overcommit: Overcommit
+) -> str | None:
+    """Why ``runner`` cannot take ``spec``, or None if it can."""
+    want = spec.resources
+    cap = runner.capacity
+    checks = [
+        (runner.state != "online", "offline"),
+        (
+            bool(spec.runner) and spec.runner not in (runner.id, runner.name),
+            "not the requested runner",
+        ),
+        (bool(spec.region) and spec.region != runner.region, f"in region {runner.region}"),
+        (want.runtime not in runner.runtimes, f"no {want.runtime} runtime"),
+        (
+            allocated.cpu + want.cpu > cap.cpu * overcommit.cpu,
+            f"not enough CPU ({cap.cpu * overcommit.cpu - allocated.cpu:g} of {want.cpu:g} free)",
+        ),
+        (
+            allocated.memory_mib + want.memory_mib > cap.memory_mib * overcommit.memory,
+            f"not enough memory ({cap.memory_mib * overcommit.memory - allocated.memory_mib:.0f} "
+            f"of {want.memory_mib} MiB free)",
+        ),
+        (
+            allocated.disk_gib + want.disk_gib > cap.disk_gib,
+            f"not enough disk ({cap.disk_gib - allocated.disk_gib} of {want.disk_gib} GiB free)",
+        ),
+        (allocated.environments + 1 > cap.environments, "at its environment limit"),
+    ]
+    for failed, why in checks:
+        if failed:
+            return why
+    return None
+
+
+def place(
+    spec: EnvironmentSpec,
+    runners: list[Runner],
+    allocations: dict[str, Capacity],
+    overcommit: Overcommit,
+) -> Placement:
+    if not runners:
+        return Placement(None, "no runners are registered; start one with `roost runner`")
+    fitting: list[Runner] = []
+    reasons: list[str] = []
+    for runner in sorted(runners, key=lambda r: r.name):
+        why = misfit(runner, spec, allocations.get(runner.id, Capacity()), overcommit)
+        if why is None:
+            fitting.append(runner)
+        else:
+            reasons.append(f"{runner.name}: {why}")
+    if not fitting:
+        return Placement(None, "no runner fits: " + "; ".join(reasons))
+
+    def score(r: Runner) -> tuple[int, float, str]:
+        free = r.capacity.cpu * overcommit.cpu - allocations.get(r.id, Capacity()).cpu
+        has_image = int(bool(spec.image) and spec.image in r.images)
+        return (-has_image, -free, r.name)
+
+    return Placement(min(fitting, key=score), "")

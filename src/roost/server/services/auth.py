@@ -1,0 +1,57 @@
+"""Authentication: a bearer token becomes a :class:`Principal`, or the request is refused."""
+
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from roost.core.errors import Unauthenticated
+from roost.server.services import tokens
+from roost.server.services.context import Context, Principal
+from roost.server.store.rows import MembershipRow, TokenRow, UserRow
+
+LAST_USED_GRANULARITY = timedelta(minutes=1)
+"""``last_used_at`` is refreshed at most this often, so reads do not each cost a write."""
+
+
+async def authenticate(ctx: Context, token: str | None) -> Principal:
+    if not token:
+        raise Unauthenticated(
+            "authentication required: pass a token (`roost login URL --token TOKEN`, "
+            "ROOST_TOKEN, or an 'Authorization: Bearer' header)"
+        )
+    now = ctx.clock.now()
+    async with ctx.db.read() as session:
+        row = await tokens.verify(session, token, now)
+        principal = await _principal(session, row)
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_GRANULARITY:
+        async with ctx.db.write() as session:
+            await session.execute(
+                update(TokenRow).where(TokenRow.id == row.id).values(last_used_at=now)
+            )
+    return principal
+
+
+async def _principal(session: AsyncSession, row: TokenRow) -> Principal:
+    if row.scope == "runner":
+        return Principal(kind="runner", token_id=row.id, runner_id=row.runner_id)
+    if row.scope == "registration":
+        raise Unauthenticated("a registration token can only register a runner (`roost runner`)")
+    user = await session.get(UserRow, row.user_id) if row.user_id else None
+    if user is None:
+        raise Unauthenticated("invalid token")
+    memberships = await session.scalars(
+        select(MembershipRow).where(MembershipRow.user_id == user.id)
+    )
+    roles = {m.organization_id: m.role for m in memberships}
+    if row.scope == "environment":
+        return Principal(
+            kind="environment",
+            token_id=row.id,
+            user_id=user.id,
+            environment_id=row.environment_id,
+            roles=roles,
+        )
+    return Principal(
+        kind="user", token_id=row.id, user_id=user.id, is_admin=user.is_admin, roles=roles
+    )

@@ -1,0 +1,24 @@
+"""Plane settings: one frozen object built by the CLI (``roost server`` / ``roost up``)."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    data_dir: Path
+    public_url: str = "http://127.0.0.1:8080"
+    heartbeat_interval: float = 5.0
+    """Runners are told to heartbeat this often (seconds)."""
+    offline_after: float = 30.0
+    """A runner silent this long is marked offline and its environments unknown."""
+    lease_seconds: float = 30.0
+    resync_seconds: float = 10.0
+    """Controllers re-examine everything this often, besides being woken by changes."""
+    event_retention_seconds: float = 3600.0
+    cpu_overcommit: float = 4.0
+    memory_overcommit: float = 2.0
+    watch_poll_seconds: float = 0.5
+    """On PostgreSQL, how often each replica looks for other replicas' changes."""
+    exec_ticket_seconds: float = 60.0

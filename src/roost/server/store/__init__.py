@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy rows, sessions, migrations. Only services import this package."""

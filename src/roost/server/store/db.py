@@ -1,0 +1,96 @@
+"""Engines and sessions.
+
+``Database.read()`` and ``Database.write()`` hand out ``AsyncSession`` objects in a transaction.
+On SQLite, write transactions start with ``BEGIN IMMEDIATE`` on a single pooled connection, so
+writers queue in-process instead of failing with ``database is locked`` when a read transaction
+tries to upgrade; reads use WAL snapshots and never block writers. On PostgreSQL both use the
+same engine and normal ``BEGIN``.
+
+After a write that recorded watch events commits, ``on_commit`` callbacks run (the watch hub
+wakes its long-polls there). Never make a network call while a session is open.
+"""
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=10000",
+)
+
+
+def normalize_url(url: str) -> str:
+    """Accept plain ``sqlite:///`` and ``postgresql://`` URLs and pick the async drivers."""
+    parsed = make_url(url)
+    if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    elif parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> AsyncEngine:
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_conn.cursor()
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Database:
+    """The plane's database: SQLite (embedded default) or PostgreSQL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = normalize_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        if self.is_sqlite:
+            self.write_engine = _sqlite_engine(self.url, immediate=True, pool_size=1)
+            self.read_engine = _sqlite_engine(self.url, immediate=False, pool_size=8)
+        else:
+            self.write_engine = create_async_engine(self.url, pool_size=10, max_overflow=10)
+            self.read_engine = self.write_engine
+        self._read = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        self._write = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        self.on_commit: list[Callable[[], None]] = []
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self._read() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction; commits on success, rolls back on any exception."""
+        async with self._write() as session:
+            async with session.begin():
+                yield session
+            if session.info.get("events"):
+                for callback in self.on_commit:
+                    callback()
+
+    async def dispose(self) -> None:
+        await self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            await self.read_engine.dispose()

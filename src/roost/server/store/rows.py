@@ -1,0 +1,206 @@
+"""Database rows (SQLAlchemy 2 ``Mapped``).
+
+Portable SQL only: everything here runs on SQLite and PostgreSQL. JSON columns hold documents
+whose shape is owned by the wire schemas in :mod:`roost.core.schemas` (specs, statuses, policies);
+columns that queries filter on (``desired_phase``, ``phase``, ``runner_id``) are copied out of
+them.
+
+Leased rows (environments, runners) carry ``lock_token`` / ``lock_expires_at``: a controller
+takes a row by setting both where the lease is free or expired, works outside any transaction,
+and applies its result only ``WHERE lock_token = <its token>``.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+ID = String(20)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use roost.core.clock")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}  # noqa: RUF012
+
+
+class OrganizationRow(Base):
+    __tablename__ = "organizations"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class MembershipRow(Base):
+    __tablename__ = "memberships"
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+
+class TokenRow(Base):
+    __tablename__ = "tokens"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    """Hex SHA-256 of the secret part; the secret itself is never stored."""
+    scope: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(100), default="")
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    runner_id: Mapped[str | None] = mapped_column(ID)
+    environment_id: Mapped[str | None] = mapped_column(ID)
+    created_by: Mapped[str | None] = mapped_column(ID)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class ProjectRow(Base):
+    __tablename__ = "projects"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(63))
+    repo_url: Mapped[str | None] = mapped_column(Text)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+
+
+class EnvironmentClassRow(Base):
+    __tablename__ = "environment_classes"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    organization_id: Mapped[str | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(String(63))
+    description: Mapped[str] = mapped_column(Text, default="")
+    resources: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+class RunnerRow(Base):
+    __tablename__ = "runners"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    region: Mapped[str] = mapped_column(String(63), default="default")
+    info: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """The runner's last :class:`~roost.core.schemas.runners.RunnerInfo`."""
+    state: Mapped[str] = mapped_column(String(16), default="online")
+    last_heartbeat: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    resource_version: Mapped[int] = mapped_column(BigInteger, default=0)
+    lock_token: Mapped[str | None] = mapped_column(String(32))
+    lock_expires_at: Mapped[datetime | None]
+
+
+class EnvironmentRow(Base):
+    __tablename__ = "environments"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "name"),
+        Index("ix_environments_runner", "runner_id"),
+        Index("ix_environments_phase", "desired_phase", "phase"),
+    )
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    project_id: Mapped[str | None] = mapped_column(ForeignKey("projects.id", ondelete="SET NULL"))
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(63))
+    spec: Mapped[dict[str, Any]]
+    spec_version: Mapped[int] = mapped_column(Integer, default=1)
+    desired_phase: Mapped[str] = mapped_column(String(16))
+    status: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status_version: Mapped[int] = mapped_column(Integer, default=0)
+    phase: Mapped[str] = mapped_column(String(16), default="pending")
+    runner_id: Mapped[str | None] = mapped_column(ID)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    resource_version: Mapped[int] = mapped_column(BigInteger, default=0)
+    lock_token: Mapped[str | None] = mapped_column(String(32))
+    lock_expires_at: Mapped[datetime | None]
+
+
+class AuditEventRow(Base):
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_org", "organization_id", "id"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    at: Mapped[datetime]
+    organization_id: Mapped[str | None] = mapped_column(ID)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    target_kind: Mapped[str] = mapped_column(String(32), default="")
+    target_id: Mapped[str] = mapped_column(String(64), default="")
+    outcome: Mapped[str] = mapped_column(String(16), default="allowed")
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ResourceEventRow(Base):
+    """One change to a watched object; ``id`` is the global resource version.
+
+    Ids come from the ``resource_version`` counter row, incremented inside the writing
+    transaction: on PostgreSQL the row lock orders commits by version, so a watcher that has seen
+    version N can never later find a committed N-1 (which plain sequences allow).
+    """
+
+    __tablename__ = "resource_events"
+    __table_args__ = (Index("ix_events_at", "at"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    type: Mapped[str] = mapped_column(String(8))
+    object_id: Mapped[str] = mapped_column(ID)
+    organization_id: Mapped[str | None] = mapped_column(ID)
+    owner_id: Mapped[str | None] = mapped_column(ID)
+    runner_id: Mapped[str | None] = mapped_column(ID)
+    prev_runner_id: Mapped[str | None] = mapped_column(ID)
+    at: Mapped[datetime]
+
+
+class CounterRow(Base):
+    __tablename__ = "counters"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)

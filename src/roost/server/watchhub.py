@@ -1,0 +1,45 @@
+"""In-process wake-ups for long-polling watchers and controllers.
+
+The database's event table is the source of truth; the hub only says "something may have
+changed, look again". Local writes call :meth:`WatchHub.notify` after commit. With several
+replicas (PostgreSQL), each replica runs one :meth:`poll_database` task that notices other
+replicas' writes by reading the counter row -- one cheap query per replica per interval, however
+many clients are watching.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+
+class WatchHub:
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+        self.generation = 0
+
+    def notify(self) -> None:
+        """Wake everyone waiting; safe to call from the event loop's thread only."""
+        self.generation += 1
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self, timeout: float) -> bool:
+        """Wait for the next notification; False on timeout."""
+        event = self._event
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def poll_database(
+        self, read_version: Callable[[], Awaitable[int]], interval: float
+    ) -> None:
+        last = await read_version()
+        while True:
+            await asyncio.sleep(interval)
+            with contextlib.suppress(Exception):
+                current = await read_version()
+                if current != last:
+                    last = current
+                    self.notify()
