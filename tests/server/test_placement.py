@@ -48,3 +48,11 @@ def test_memory_overcommit_is_a_ratio() -> None:
 def test_offline_runners_never_fit() -> None:
     decision = place(EnvironmentSpec(), [runner("a", state="offline")], {}, Overcommit())
     assert decision.reason == "no runner fits: a: offline"
+
+
+def test_disk_is_a_limit_overcommitted_against_total_disk() -> None:
+    spec = EnvironmentSpec.model_validate({"resources": {"disk_gib": 50}})
+    alloc = {"a": Capacity(disk_gib=300)}  # of 100 GiB x 4
+    assert place(spec, [runner("a")], alloc, Overcommit(disk=4.0)).runner is not None
+    decision = place(spec, [runner("a")], alloc, Overcommit(disk=3.0))
+    assert "not enough disk" in decision.reason

@@ -22,6 +22,7 @@ class FakeRunner:
             **info,
         }
         self.id = ""
+        self.token = ""
         self.http: httpx.AsyncClient | None = None
         self.version = 0
 
@@ -32,7 +33,8 @@ class FakeRunner:
         r = await self.harness.client().post("/api/v1/runners/register", json=body)
         assert r.status_code == 201, r.text
         self.id = r.json()["runner"]["id"]
-        self.http = self.harness.client(r.json()["token"])
+        self.token = r.json()["token"]
+        self.http = self.harness.client(self.token)
         return self
 
     @property

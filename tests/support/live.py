@@ -45,6 +45,7 @@ def wait_http(url: str, deadline_s: float = 30.0) -> None:
 @contextmanager
 def live_server(data_dir: Path, *args: str) -> Iterator[LiveServer]:
     port = free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
     log = (data_dir / "server.log").open("wb")
     proc = subprocess.Popen(
         [

@@ -5,7 +5,7 @@ import sys
 import click
 
 from roost import __version__
-from roost.cli.commands import env, org, project, serve, token
+from roost.cli.commands import env, image, org, project, serve, token
 from roost.core.errors import RoostError
 
 
@@ -27,6 +27,7 @@ for command in (
     serve.server,
     serve.runner,
     serve.up,
+    image.image,
 ):
     cli.add_command(command)
 

@@ -14,6 +14,7 @@ from fastapi.responses import PlainTextResponse
 from roost import __version__
 from roost.core.clock import Clock, SystemClock
 from roost.server.api import (
+    access,
     audit,
     classes,
     environments,
@@ -37,7 +38,18 @@ from roost.server.store.db import Database
 from roost.server.watchhub import WatchHub
 
 log = logging.getLogger(__name__)
-ROUTERS = (organizations, users, tokens, projects, classes, environments, runners, watch, audit)
+ROUTERS = (
+    organizations,
+    users,
+    tokens,
+    projects,
+    classes,
+    environments,
+    runners,
+    watch,
+    audit,
+    access,
+)
 
 
 @dataclass

@@ -1,5 +1,7 @@
-"""``roost env``: create, list, get, start, stop, delete (and, with the runner, exec)."""
+"""``roost env``: create, list, get, start, stop, delete, exec."""
 
+import asyncio
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -161,3 +163,21 @@ def _wait(api: Any, env_id: str, target: str, timeout: float) -> dict[str, Any] 
 
     result = api.wait_for_environment(env_id, done, timeout)
     return None if result is None else result.model_dump(mode="json", by_alias=True)
+
+
+@env.command("exec", context_settings={"ignore_unknown_options": True})
+@click.argument("env_id")
+@click.argument("argv", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.option("-t/-T", "--tty/--no-tty", default=None,
+              help="Use a terminal (default: when stdin is one).")  # fmt: skip
+def exec_(env_id: str, argv: tuple[str, ...], tty: bool | None) -> None:
+    """Run a command in an environment: roost env exec ID -- CMD [ARGS...].
+
+    Streams stdin, stdout and stderr, and exits with the command's exit status.
+    """
+    from roost.cli.execclient import run_exec  # noqa: PLC0415 - aiohttp only when needed
+
+    use_tty = sys.stdin.isatty() if tty is None else tty
+    ticket = client().post(f"/environments/{env_id}/exec")
+    code = asyncio.run(run_exec(ticket["url"], ticket["ticket"], argv, use_tty))
+    sys.exit(code)

@@ -8,7 +8,7 @@ import asyncio
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -16,6 +16,9 @@ from roost.cli import config
 from roost.cli.commands import runner_admin
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine
+
+    from roost.runner.config import RunnerConfig
     from roost.server.settings import Settings
 
 
@@ -109,25 +112,120 @@ def server(database: str | None, listen: str, data_dir: Path) -> None:
     asyncio.run(main())
 
 
+def host_options(func: "Callable[..., Any]") -> "Callable[..., Any]":
+    """Options of the runner half, shared by ``roost runner`` and ``roost up``."""
+    options = [
+        click.option("--bridge", default="roost0", show_default=True,
+                     help="Bridge for environments."),
+        click.option("--subnet", default="10.211.0.0/16", show_default=True,
+                     help="Environment addresses (avoid 10.88/16 and 172.17/16)."),
+        click.option("--nft-table", default="roost", show_default=True,
+                     help="nftables table (and network-namespace prefix) of this runner."),
+        click.option("--cgroup-parent", default="roost", show_default=True),
+        click.option("--ids-dir", type=click.Path(path_type=Path),
+                     default=Path("/var/lib/roost/ids"), show_default=True,
+                     help="Host-wide uid-range allocations."),
+        click.option("--images-dir", type=click.Path(path_type=Path), default=None,
+                     help="Image store (default: <data-dir>/images); runners may share one."),
+        click.option("--max-environments", default=500, show_default=True,
+                     help="Environments this runner takes at most."),
+        click.option("--insecure-registry", "insecure_registries", multiple=True,
+                     help="Registry to reach over plain HTTP (loopback always is)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _host_settings(kwargs: dict[str, Any]) -> dict[str, Any]:
+    keys = ("bridge", "subnet", "nft_table", "cgroup_parent", "ids_dir", "images_dir",
+            "insecure_registries", "max_environments")  # fmt: skip
+    return {k: kwargs.pop(k) for k in keys}
+
+
 @click.group("runner", invoke_without_command=True)
 @click.option("--server", "server_url", envvar="ROOST_URL", help="The plane's URL.")
-@click.option("--token", envvar="ROOST_RUNNER_TOKEN", help="Registration token (first start).")
-@click.option("--name", help="Runner name (default: host name).")
+@click.option("--token", envvar="ROOST_RUNNER_TOKEN", help="Registration token (first start only).")
+@click.option("--name", default=None, help="Runner name (default: this host's name).")
 @click.option("--region", default="default", show_default=True)
-@click.option("--data-dir", type=click.Path(path_type=Path), default=None)
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="Default: /var/lib/roost/runner.")  # fmt: skip
+@click.option("--access-listen", default="0.0.0.0:8081", show_default=True,
+              help="Where users reach this runner (exec, SSH, ports).")  # fmt: skip
+@click.option("--access-url", default=None, help="How users reach --access-listen from outside.")
+@click.option("--label", "labels", multiple=True, help="KEY=VALUE, repeatable.")
+@host_options
 @click.pass_context
-def runner(
-    ctx: click.Context,
-    server_url: str | None,
-    token: str | None,
-    name: str | None,
-    region: str,
-    data_dir: Path | None,
-) -> None:
+def runner(ctx: click.Context, /, **kwargs: Any) -> None:
     """Run a runner on this host (or manage runners: list, token, delete)."""
     if ctx.invoked_subcommand is not None:
         return
-    raise click.ClickException("the runner arrives with the runtime (issue 3)")
+    if not kwargs["server_url"]:
+        raise click.UsageError("--server URL is required (or ROOST_URL)")
+    from roost.runner.config import RunnerConfig
+
+    host = _host_settings(kwargs)
+    config = RunnerConfig(
+        server_url=kwargs["server_url"],
+        data_dir=kwargs["data_dir"] or default_data_dir() / "runner",
+        name=kwargs["name"] or host_name(), region=kwargs["region"],
+        registration_token=kwargs["token"], access_listen=kwargs["access_listen"],
+        access_url=kwargs["access_url"] or _reachable(kwargs["access_listen"]),
+        labels=dict(_label(x) for x in kwargs["labels"]), **host,
+    )  # fmt: skip
+    _logging()
+    asyncio.run(_run_until_signal(_runner_main(config)))
+
+
+def _label(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise click.BadParameter(f"{text!r}: use KEY=VALUE")
+    return key, value
+
+
+def host_name() -> str:
+    import socket
+
+    raw = socket.gethostname().split(".")[0].lower()
+    return "".join(c if c.isalnum() or c == "-" else "-" for c in raw).strip("-") or "runner"
+
+
+def _reachable(listen: str) -> str:
+    host, port = split_listen(listen)
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104
+        import socket
+
+        host = socket.gethostname()
+    return f"http://{host}:{port}"
+
+
+async def _runner_main(config: "RunnerConfig", ready: asyncio.Event | None = None) -> None:
+    from roost.runner.assembly import run_runner
+
+    await run_runner(config, ready)
+
+
+async def _run_until_signal(main: "Coroutine[Any, Any, None]") -> None:
+    """Run ``main`` until SIGINT/SIGTERM; environments keep running after the runner stops."""
+    import signal
+
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(main)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        click.echo("stopped (environments keep running)", err=True)
+
+
+def _logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 runner_admin.add_commands(runner)
@@ -136,25 +234,66 @@ runner_admin.add_commands(runner)
 @click.command("up")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=default_data_dir)
 @click.option("--listen", default="127.0.0.1:8080", show_default=True)
-def up(data_dir: Path, listen: str) -> None:
+@click.option(
+    "--access-listen", default=None, help="The runner's access address (default: port+1)."
+)
+@click.option("--plane-only", is_flag=True, help="Do not start the local runner.")
+@host_options
+def up(data_dir: Path, listen: str, access_listen: str | None, plane_only: bool,
+       **host: Any) -> None:  # fmt: skip
     """Run the plane and a local runner in one process, on SQLite in DATA_DIR."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _logging()
     settings = plane_settings(data_dir, None, listen)
+    host_name_, port = split_listen(listen)
+    access = access_listen or f"{host_name_}:{port + 1}"
 
     async def main() -> None:
         ready = asyncio.Event()
         plane = asyncio.create_task(serve_plane(settings, listen, ready))
-        await asyncio.wait(
-            {asyncio.create_task(ready.wait()), plane}, return_when=asyncio.FIRST_COMPLETED
-        )
-        if ready.is_set():
-            announce(settings)
-            _login_local_cli(settings)
-        await plane
+        await asyncio.wait({asyncio.create_task(ready.wait()), plane},
+                           return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+        if not ready.is_set():
+            await plane  # raises what stopped it
+            return
+        announce(settings)
+        _login_local_cli(settings)
+        if plane_only:
+            await plane
+            return
+        config = await _local_runner_config(settings, data_dir, access, _host_settings(host))
+        runner_ready = asyncio.Event()
+        runner_task = asyncio.create_task(_runner_main(config, runner_ready))
+        await asyncio.wait({asyncio.create_task(runner_ready.wait()), runner_task},
+                           return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+        if runner_ready.is_set():
+            click.echo(f"local runner {config.name} is ready (access {config.public_access_url})",
+                       err=True)  # fmt: skip
+        await asyncio.gather(plane, runner_task)
 
-    asyncio.run(main())
+    asyncio.run(_run_until_signal(main()))
+
+
+async def _local_runner_config(
+    settings: "Settings", data_dir: Path, access: str, host: dict[str, Any]
+) -> "RunnerConfig":
+    """The local runner registers itself with a registration token made with the admin token."""
+    import httpx
+
+    from roost.runner.config import RunnerConfig
+
+    runner_dir = data_dir / "runner"
+    token = None
+    if not (runner_dir / "runner.json").exists():
+        admin = (settings.data_dir / "admin-token").read_text().strip()
+        async with httpx.AsyncClient(base_url=settings.public_url) as http:
+            r = await http.post("/api/v1/runners/registration-tokens", json={"name": "roost up"},
+                                headers={"Authorization": f"Bearer {admin}"})  # fmt: skip
+            r.raise_for_status()
+            token = r.json()["secret"]
+    return RunnerConfig(
+        server_url=settings.public_url, data_dir=runner_dir, name=host_name(),
+        registration_token=token, access_listen=access, access_url=f"http://{access}", **host,
+    )  # fmt: skip
 
 
 def _login_local_cli(settings: "Settings") -> None:

@@ -43,10 +43,18 @@ async def acquire(
 
 
 async def holds(session: AsyncSession, table: Leased, row_id: str, token: str) -> Any:
-    """Within an apply transaction: the row if ``token`` still holds its lease, else None."""
-    return await session.scalar(
+    """Within the apply transaction: the row if ``token`` still holds its lease, else None.
+
+    The lease is released in the same transaction (the apply is a pass's last step), which
+    saves the separate release transaction on the hot path; :func:`release` then finds nothing.
+    """
+    row: Any = await session.scalar(
         select(table).where(table.id == row_id, table.lock_token == token).with_for_update()
     )
+    if row is not None:
+        row.lock_token = None
+        row.lock_expires_at = None
+    return row
 
 
 async def release(db: Database, table: Leased, row_id: str, token: str) -> None:

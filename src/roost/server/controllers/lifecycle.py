@@ -35,18 +35,18 @@ class Lifecycle(Controller):
             )
             return list(await session.scalars(deleted.union(orphaned)))
 
-    async def reconcile(self, row_id: str, token: str) -> None:
+    async def reconcile(self, row_id: str, token: str) -> bool:
         now = self.ctx.clock.now()
         async with self.ctx.db.write() as session:
             row: EnvironmentRow | None = await lease.holds(session, EnvironmentRow, row_id, token)
             if row is None:
-                return
+                return True
             if row.desired_phase == "deleted" and self._confirmed(row):
                 await environment_status.remove(self.ctx, session, row, now)
-                return
+                return True
             if row.runner_id and await session.get(RunnerRow, row.runner_id) is None:
                 if row.phase == "unknown":
-                    return
+                    return True
                 msg = (
                     f"runner {row.runner_id} was removed; the environment's files may be lost "
                     "with it. Delete the environment or restore it elsewhere."
@@ -55,6 +55,7 @@ class Lifecycle(Controller):
                 status.conditions["machine"] = environment_status.condition("unknown", msg, now)
                 status.message = msg
                 await environment_status.write(session, row, now, status, "unknown")
+        return True
 
     @staticmethod
     def _confirmed(row: EnvironmentRow) -> bool:

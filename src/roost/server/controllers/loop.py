@@ -28,8 +28,11 @@ class Controller(ABC):
         """Ids of rows that may need work now."""
 
     @abstractmethod
-    async def reconcile(self, row_id: str, token: str) -> None:
-        """Take the next step for one row; apply only while ``token`` holds the lease."""
+    async def reconcile(self, row_id: str, token: str) -> bool:
+        """Take the next step for one row; apply only while ``token`` holds the lease.
+
+        Returns True when it applied through :func:`lease.holds`, which released the lease.
+        """
 
     async def run_once(self) -> int:
         """One pass over every candidate; returns how many were processed."""
@@ -41,13 +44,15 @@ class Controller(ABC):
             )
             if token is None:
                 continue
+            applied = False
             try:
-                await self.reconcile(row_id, token)
+                applied = await self.reconcile(row_id, token)
                 done += 1
             except Exception:
                 log.exception("%s: reconciling %s failed; will retry", self.name, row_id)
             finally:
-                await lease.release(self.ctx.db, self.table, row_id, token)
+                if not applied:
+                    await lease.release(self.ctx.db, self.table, row_id, token)
         return done
 
     async def run_forever(self) -> None:

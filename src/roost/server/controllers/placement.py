@@ -1,12 +1,14 @@
 """Where should an environment run? Pure logic, no I/O, so every rule is unit-tested.
 
 A runner fits when it is online, matches the spec's ``runner`` / ``region`` constraints, offers
-the class's runtime, and has room: allocated + requested <= capacity x overcommit for CPU and
-memory (dev environments idle most of the time, so CPU is overcommitted by default), and plain
-capacity for disk and the environment count. Among fitting runners the one with the most free
-CPU wins (spreading load) -- except that a runner which already has the image comes first
-(image locality: no pull); ties go by name for determinism. When nothing fits, the answer
-says why for each runner.
+the class's runtime, and has room: allocated + requested <= capacity x overcommit for CPU, memory
+and disk, and the environment count within the runner's limit. Class values are limits, not
+reservations -- development environments idle most of the time, and a writable layer grows only
+as it is written -- so all three are overcommitted by default (4x CPU, 2x memory, 4x disk; the
+runner reports its total disk). Among fitting runners the one with the most free CPU wins
+(spreading load) -- except that a runner which already has the image comes first (image
+locality: no pull); ties go by name for determinism. When nothing fits, the answer says why for
+each runner.
 """
 
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ class Placement:
 class Overcommit:
     cpu: float = 4.0
     memory: float = 2.0
+    disk: float = 4.0
 
 
 def misfit(
@@ -52,8 +55,9 @@ def misfit(
             f"of {want.memory_mib} MiB free)",
         ),
         (
-            allocated.disk_gib + want.disk_gib > cap.disk_gib,
-            f"not enough disk ({cap.disk_gib - allocated.disk_gib} of {want.disk_gib} GiB free)",
+            allocated.disk_gib + want.disk_gib > cap.disk_gib * overcommit.disk,
+            f"not enough disk ({cap.disk_gib * overcommit.disk - allocated.disk_gib:.0f} of "
+            f"{want.disk_gib} GiB free)",
         ),
         (allocated.environments + 1 > cap.environments, "at its environment limit"),
     ]

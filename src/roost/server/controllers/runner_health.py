@@ -29,14 +29,14 @@ class RunnerHealth(Controller):
             )
             return list(ids)
 
-    async def reconcile(self, row_id: str, token: str) -> None:
+    async def reconcile(self, row_id: str, token: str) -> bool:
         now = self.ctx.clock.now()
         async with self.ctx.db.write() as session:
             runner: RunnerRow | None = await lease.holds(session, RunnerRow, row_id, token)
             if runner is None or runner.state != "online" or runner.last_heartbeat is None:
-                return
+                return True
             if runner.last_heartbeat >= self._cutoff():
-                return
+                return True
             runner.state = "offline"
             runner.resource_version = await events.record(
                 session, now, kind="runner", type_="MODIFIED", object_id=runner.id
@@ -59,3 +59,4 @@ class RunnerHealth(Controller):
                 )
                 status.message = msg
                 await environment_status.write(session, env, now, status, "unknown")
+        return True

@@ -34,13 +34,13 @@ class Scheduler(Controller):
     @property
     def overcommit(self) -> Overcommit:
         s = self.ctx.settings
-        return Overcommit(cpu=s.cpu_overcommit, memory=s.memory_overcommit)
+        return Overcommit(cpu=s.cpu_overcommit, memory=s.memory_overcommit, disk=s.disk_overcommit)
 
-    async def reconcile(self, row_id: str, token: str) -> None:
+    async def reconcile(self, row_id: str, token: str) -> bool:
         async with self.ctx.db.read() as session:
             env = await session.get(EnvironmentRow, row_id)
             if env is None or env.runner_id is not None or env.desired_phase != "running":
-                return
+                return False
             spec = EnvironmentSpec.model_validate(env.spec)
             all_runners = [runners.to_schema(r) for r in await session.scalars(select(RunnerRow))]
             alloc = await runners.allocations(session)
@@ -49,7 +49,7 @@ class Scheduler(Controller):
         async with self.ctx.db.write() as session:
             row = await lease.holds(session, EnvironmentRow, row_id, token)
             if row is None or row.runner_id is not None or row.desired_phase != "running":
-                return  # lease lost or the world moved on: the next pass decides afresh
+                return True  # lease lost or the world moved on: the next pass decides afresh
             if decision.runner is not None:
                 runner_row = await session.scalar(
                     select(RunnerRow).where(RunnerRow.id == decision.runner.id).with_for_update()
@@ -61,7 +61,7 @@ class Scheduler(Controller):
                     fresh or Capacity(),
                     self.overcommit,
                 ):
-                    return
+                    return True
                 status = EnvironmentStatus(**row.status)
                 status.conditions["scheduled"] = environment_status.condition(
                     "ready", f"placed on runner {runner_row.name}", now, runner=runner_row.name
@@ -70,10 +70,10 @@ class Scheduler(Controller):
                 await environment_status.write(
                     session, row, now, status, "pending", runner_id=runner_row.id, reassign=True
                 )
-                return
+                return True
             current = EnvironmentStatus(**row.status).conditions.get("scheduled")
             if current is not None and current.message == decision.reason:
-                return  # already says so; writing again would only wake every watcher
+                return True  # already says so; writing again would only wake every watcher
             await environment_status.set_condition(
                 session,
                 row,
@@ -83,3 +83,4 @@ class Scheduler(Controller):
                 phase="pending",
                 message=decision.reason,
             )
+        return True

@@ -122,14 +122,13 @@ async def create(ctx: Context, principal: Principal, body: EnvironmentCreate) ->
             project_id=project.id if project else None,
             owner_id=principal.user_id,
             name=name,
-            spec=_spec_doc(spec),
             spec_version=1,
-            desired_phase=spec.desired_phase,
             status=EnvironmentStatus(message="waiting for a runner").model_dump(mode="json"),
             phase="pending",
             created_at=now,
             updated_at=now,
         )
+        _copy_spec(row, spec)
         session.add(row)
         await session.flush()
         await emit(session, row, now, "ADDED")
@@ -218,8 +217,8 @@ async def set_desired_phase(
     async with ctx.db.write() as session:
         row = await load(session, principal, env_id, for_update=True)
         _check_user(principal)
-        if row.desired_phase == phase:
-            return to_schema(row)
+        if row.desired_phase == phase and row.phase != "failed":
+            return to_schema(row)  # idempotent; but asking again after a failure means "retry"
         _check_transition(row, phase)
         spec = EnvironmentSpec.model_validate(row.spec)
         spec.desired_phase = phase
@@ -253,8 +252,16 @@ def _check_transition(row: EnvironmentRow, desired: str) -> None:
 
 def _set_spec(row: EnvironmentRow, spec: EnvironmentSpec) -> None:
     row.spec_version += 1
+    _copy_spec(row, spec)
+
+
+def _copy_spec(row: EnvironmentRow, spec: EnvironmentSpec) -> None:
+    """The spec document and the columns queries filter and sum on."""
     row.spec = _spec_doc(spec)
     row.desired_phase = spec.desired_phase
+    row.cpu = spec.resources.cpu
+    row.memory_mib = spec.resources.memory_mib
+    row.disk_gib = spec.resources.disk_gib
 
 
 def _spec_doc(spec: EnvironmentSpec) -> dict[str, Any]:

@@ -8,13 +8,12 @@ revokes the old credential.
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost.core import ids
 from roost.core.errors import Forbidden, NotFound, Unauthenticated
 from roost.core.schemas.base import Page
-from roost.core.schemas.projects import Resources
 from roost.core.schemas.runners import (
     Capacity,
     Heartbeat,
@@ -55,21 +54,25 @@ async def allocations(session: AsyncSession) -> dict[str, Capacity]:
     CPU and memory count only for environments meant to run; disk and the environment count
     also for stopped ones, whose files stay on the runner.
     """
+    running = EnvironmentRow.desired_phase == "running"
     rows = await session.execute(
-        select(EnvironmentRow.runner_id, EnvironmentRow.desired_phase, EnvironmentRow.spec).where(
-            EnvironmentRow.runner_id.is_not(None), EnvironmentRow.desired_phase != "deleted"
+        select(
+            EnvironmentRow.runner_id,
+            func.count(),
+            func.sum(EnvironmentRow.disk_gib),
+            func.sum(case((running, EnvironmentRow.cpu), else_=0.0)),
+            func.sum(case((running, EnvironmentRow.memory_mib), else_=0)),
         )
+        .where(EnvironmentRow.runner_id.is_not(None), EnvironmentRow.desired_phase != "deleted")
+        .group_by(EnvironmentRow.runner_id)
     )
-    result: dict[str, Capacity] = {}
-    for runner_id, desired, spec in rows:
-        res = Resources(**spec.get("resources", {}))
-        cap = result.setdefault(str(runner_id), Capacity())
-        cap.environments += 1
-        cap.disk_gib += res.disk_gib
-        if desired == "running":
-            cap.cpu += res.cpu
-            cap.memory_mib += res.memory_mib
-    return result
+    return {
+        str(runner_id): Capacity(
+            environments=int(count), disk_gib=int(disk or 0), cpu=float(cpu or 0),
+            memory_mib=int(memory or 0),
+        )
+        for runner_id, count, disk, cpu, memory in rows
+    }  # fmt: skip
 
 
 async def create_registration_token(

@@ -18,6 +18,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -158,6 +159,10 @@ class EnvironmentRow(Base):
     status_version: Mapped[int] = mapped_column(Integer, default=0)
     phase: Mapped[str] = mapped_column(String(16), default="pending")
     runner_id: Mapped[str | None] = mapped_column(ID)
+    cpu: Mapped[float] = mapped_column(Float, default=0.0)
+    memory_mib: Mapped[int] = mapped_column(Integer, default=0)
+    disk_gib: Mapped[int] = mapped_column(Integer, default=0)
+    """Copied from ``spec.resources`` so that runner allocations are one aggregate query."""
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     resource_version: Mapped[int] = mapped_column(BigInteger, default=0)

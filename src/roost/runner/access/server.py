@@ -1,0 +1,70 @@
+"""The runner's access server (aiohttp): ``GET /exec/<env-id>`` upgrades to an exec stream.
+
+Every request carries a one-use ticket from the plane (``Authorization: Bearer``); the runner has
+the plane check and spend it before anything runs. Refusals are plain HTTP errors with a message,
+given before the upgrade, so clients never hang.
+"""
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from roost.core.errors import RoostError
+from roost.core.schemas.access import TicketGrant
+from roost.runner.access import execws
+from roost.runner.runtime.base import RuntimeDriver, RuntimeFailure
+
+log = logging.getLogger(__name__)
+Verify = Callable[[str, str], Awaitable[TicketGrant]]
+
+
+def _refuse(status: int, message: str) -> web.Response:
+    return web.json_response({"error": {"code": "refused", "message": message}}, status=status)
+
+
+class AccessServer:
+    def __init__(self, driver: RuntimeDriver, verify: Verify) -> None:
+        self.driver = driver
+        self.verify = verify
+        self.app = web.Application()
+        self.app.router.add_get("/exec/{env_id}", self.exec_handler)
+        self.app.router.add_get("/healthz", self.health)
+        self.runner: web.AppRunner | None = None
+
+    async def start(self, host: str, port: int) -> None:
+        self.runner = web.AppRunner(self.app, access_log=None)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, host, port).start()
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+    async def health(self, _: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def exec_handler(self, request: web.Request) -> web.StreamResponse:
+        env_id = request.match_info["env_id"]
+        scheme, _, ticket = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not ticket:
+            return _refuse(401, "an exec ticket is required (`roost env exec` gets one)")
+        try:
+            grant = await self.verify(ticket.strip(), env_id)
+        except RoostError as exc:
+            return _refuse(401 if exc.code in ("unauthenticated", "error") else 403, exc.message)
+        ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4 << 20)
+        await ws.prepare(request)
+        try:
+            first = await ws.receive_json(timeout=30)
+            exec_request = execws.parse_request(first)
+            proc = await self.driver.exec(env_id, exec_request)
+        except (ValueError, TypeError, json.JSONDecodeError, RuntimeFailure) as exc:
+            await ws.send_str(json.dumps({"error": str(exc)}))
+            await ws.close()
+            return ws
+        log.info("exec in %s by %s: %s", env_id, grant.user_name, exec_request.argv[0])
+        await execws.serve(ws, proc)
+        await ws.close()
+        return ws

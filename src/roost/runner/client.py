@@ -1,0 +1,95 @@
+"""The runner's side of the runner protocol: an async client of the plane's API.
+
+The runner only ever connects *out* to the plane (so it works behind NAT); every call carries the
+runner's own credential.
+"""
+
+from typing import Any
+
+import httpx
+
+from roost.core.errors import RoostError, Unavailable, api_error
+from roost.core.schemas.environments import Environment, StatusReport
+from roost.core.schemas.runners import RunnerInfo, RunnerRegistered
+from roost.core.schemas.watch import WatchResponse
+
+
+class PlaneClient:
+    def __init__(
+        self, url: str, token: str | None = None, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.url = url.rstrip("/")
+        self.http = httpx.AsyncClient(
+            base_url=self.url + "/api/v1", headers=headers, transport=transport,
+            timeout=httpx.Timeout(10.0, read=75.0),
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+        )  # fmt: skip
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = await self.http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise Unavailable(f"cannot reach the plane at {self.url}: {exc!r}") from exc
+        if response.status_code >= 400:
+            try:
+                err = response.json()["error"]
+                raise api_error(response.status_code, err["code"], err["message"])
+            except (ValueError, KeyError, TypeError):
+                raise RoostError(f"HTTP {response.status_code} from the plane") from None
+        return response.json() if response.content else None
+
+    async def register(
+        self, registration_token: str, name: str, info: RunnerInfo
+    ) -> RunnerRegistered:
+        body = {"registration_token": registration_token, "name": name,
+                "info": info.model_dump(mode="json")}  # fmt: skip
+        return RunnerRegistered.model_validate(
+            await self._call("POST", "/runners/register", json=body)
+        )
+
+    async def heartbeat(self, runner_id: str, info: RunnerInfo) -> None:
+        await self._call(
+            "POST", f"/runners/{runner_id}/heartbeat", json={"info": info.model_dump(mode="json")}
+        )
+
+    async def list_environments(self) -> tuple[list[Environment], int]:
+        items: list[Environment] = []
+        cursor: str | None = None
+        version = 0
+        while True:
+            params: dict[str, Any] = {"limit": 500} | ({"cursor": cursor} if cursor else {})
+            page = await self._call("GET", "/environments", params=params)
+            version = version or int(page["resource_version"])
+            items += [Environment.model_validate(i) for i in page["items"]]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return items, version
+
+    async def get_environment(self, env_id: str) -> Environment | None:
+        try:
+            return Environment.model_validate(await self._call("GET", f"/environments/{env_id}"))
+        except RoostError as exc:
+            if exc.code == "not_found":
+                return None
+            raise
+
+    async def watch(self, since: int, timeout: float) -> WatchResponse:
+        params = {"kind": "environment", "since": since, "timeout": timeout}
+        return WatchResponse.model_validate(await self._call("GET", "/watch", params=params))
+
+    async def report(self, env_id: str, report: StatusReport) -> Environment:
+        doc = await self._call(
+            "PUT", f"/environments/{env_id}/status", json=report.model_dump(mode="json")
+        )
+        return Environment.model_validate(doc)
+
+    async def verify_ticket(self, runner_id: str, ticket: str, env_id: str) -> dict[str, Any]:
+        body = {"ticket": ticket, "environment_id": env_id}
+        result: dict[str, Any] = await self._call(
+            "POST", f"/runners/{runner_id}/tickets/verify", json=body
+        )
+        return result

@@ -1,0 +1,183 @@
+"""Turns one environment's spec into reality on this host; level-triggered and idempotent.
+
+Each pass reads the desired state (the plane's latest ``Environment``) and the observed state
+(the driver's inspection, the local state file) and takes the steps still missing, one handler
+per desired phase. Every step is idempotent, so a pass cut short by a crash -- ``kill -9``
+included -- is completed by the next one: mounts that exist are kept, a container that runs is
+left running, a half-deleted directory is deleted again.
+
+Errors decide what happens next (:mod:`roost.core.errors`): a ``TemporaryError`` (a registry that
+is down) is retried with backoff; anything else marks the machine condition failed with a message
+the user can act on and is retried at the next resync, so fixing the cause (importing the image)
+heals the environment without anyone touching it.
+"""
+
+import asyncio
+import logging
+import shutil
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+from roost.core.errors import PermanentError, RoostError, TemporaryError
+from roost.core.schemas.environments import Environment
+from roost.runner.idalloc import IdAllocator
+from roost.runner.images import DEFAULT_IMAGE, Image
+from roost.runner.network import NetworkDriver
+from roost.runner.reporter import Reporter
+from roost.runner.runtime.base import RuntimeDriver, RuntimeFailure, RuntimeSpec
+from roost.runner.state import LocalEnv, StateStore
+
+log = logging.getLogger(__name__)
+
+
+class ImageSource(Protocol):
+    """The part of the image store the reconciler uses."""
+
+    async def get(self, ref: str) -> Image | None: ...
+    async def pull(self, ref: str) -> Image: ...
+
+
+@dataclass
+class Parts:
+    """What a reconciler works with; each part is an interface with a fake for tests."""
+
+    driver: RuntimeDriver
+    network: NetworkDriver
+    images: ImageSource
+    ids: IdAllocator
+    state: StateStore
+    reporter: Reporter
+    workspaces: Path
+    default_image: str = DEFAULT_IMAGE
+
+
+class Reconciler:
+    def __init__(self, parts: Parts) -> None:
+        self.p = parts
+
+    async def reconcile(self, env_id: str, env: Environment | None) -> float | None:
+        """One pass; returns seconds until the next try, or None if nothing is pending."""
+        if env is None:
+            await self._remove(env_id)
+            return None
+        handlers: dict[str, Callable[[Environment], Awaitable[None]]] = {
+            "running": self._run, "stopped": self._stop, "deleted": self._delete,
+        }  # fmt: skip
+        try:
+            await handlers[env.spec.desired_phase](env)
+        except TemporaryError as exc:
+            await self.p.reporter.failed(env, exc.message, temporary=True)
+            return exc.delay
+        except (RoostError, RuntimeFailure, OSError) as exc:
+            message = exc.message if isinstance(exc, RoostError) else str(exc)
+            log.warning("environment %s: %s", env_id, message)
+            await self.p.reporter.failed(env, message)
+            return 60.0
+        return None
+
+    async def _run(self, env: Environment) -> None:
+        env_id = env.id
+        inspection = await self.p.driver.inspect(env_id)
+        local = self.p.state.load(env_id)
+        if inspection.state == "running" and local is not None:
+            await self._apply_resources(env, local)
+            await self.p.network.create(env_id, env.metadata.name)  # re-adopt: same address
+            await self.p.reporter.running(env, local)
+            return
+        # Say "creating" without waiting for the plane's answer: the report overlaps the work.
+        progress = asyncio.create_task(
+            self.p.reporter.progress(env, "starting" if local else "creating", "starting")
+        )
+        try:
+            local = local or await self._pin_image(env)
+            spec = await self._start(env, local)
+        finally:
+            await progress
+        local.applied_resources = spec.resources.model_dump(mode="json")
+        self.p.state.save(local)
+        await self.p.reporter.running(env, local)
+
+    async def _start(self, env: Environment, local: LocalEnv) -> RuntimeSpec:
+        """Root filesystem and network are made at the same time, then the container starts."""
+        spec = await self._runtime_spec(env, local)
+        rootfs = asyncio.create_task(self.p.driver.prepare(spec))
+        try:
+            net = await self.p.network.create(env.id, env.metadata.name)
+        finally:
+            await rootfs
+        spec = replace(spec, netns=net.netns_path, resolv_conf=net.resolv_conf, hosts=net.hosts)
+        await self.p.driver.start(spec)
+        return spec
+
+    async def _pin_image(self, env: Environment) -> LocalEnv:
+        ref = env.spec.image or self.p.default_image
+        image = await self.p.images.get(ref)
+        if image is None:
+            if not env.spec.image and ref == DEFAULT_IMAGE:
+                raise PermanentError(
+                    "no image was named and the default image is not built yet: run "
+                    "`roost image build-base` on the runner, or create with --image REF"
+                )
+            await self.p.reporter.progress(env, "creating", f"pulling image {ref}")
+            image = await self.p.images.pull(ref)
+        local = LocalEnv(
+            env_id=env.id,
+            image_ref=image.ref,
+            image_digest=image.digest,
+            layers=[str(p) for p in image.layers],
+            image_env=list(image.config.env),
+            working_dir=image.config.working_dir or "/",
+        )
+        self.p.state.save(local)
+        return local
+
+    async def _runtime_spec(self, env: Environment, local: LocalEnv) -> RuntimeSpec:
+        """Everything but the network (see :meth:`_start`)."""
+        id_base = await asyncio.to_thread(self.p.ids.allocate, env.id)
+        return RuntimeSpec(
+            env_id=env.id,
+            layers=tuple(Path(p) for p in local.layers),
+            resources=env.spec.resources,
+            id_base=id_base,
+            hostname=env.metadata.name,
+            workspace=self.p.workspaces / env.id,
+            workspace_target="/workspace",
+            env=env.spec.env,
+            image_env=local.image_env,
+            working_dir=local.working_dir,
+        )
+
+    async def _apply_resources(self, env: Environment, local: LocalEnv) -> None:
+        wanted = env.spec.resources.model_dump(mode="json")
+        if local.applied_resources == wanted:
+            return
+        await self.p.reporter.progress(env, "updating", "applying new resource limits")
+        await self.p.driver.update_resources(env.id, env.spec.resources)
+        local.applied_resources = wanted
+        self.p.state.save(local)
+
+    async def _stop(self, env: Environment) -> None:
+        inspection = await self.p.driver.inspect(env.id)
+        if inspection.state == "running":
+            await self.p.reporter.progress(env, "stopping", "stopping")
+        await self.p.driver.stop(env.id, grace=10.0)
+        await self.p.network.delete(env.id)
+        await self.p.reporter.stopped(env)
+
+    async def _delete(self, env: Environment) -> None:
+        await self.p.reporter.progress(env, "deleting", "deleting")
+        await self._remove(env.id)
+        await self.p.reporter.deleted(env)
+
+    async def _remove(self, env_id: str) -> None:
+        """Everything this runner holds for the environment, gone (idempotent)."""
+        await self.p.driver.delete(env_id)
+        await self.p.network.delete(env_id)
+        workspace = self.p.workspaces / env_id
+        if workspace.exists():
+            await asyncio.to_thread(shutil.rmtree, workspace)
+        await asyncio.to_thread(self.p.ids.release, env_id)
+        self.p.state.remove(env_id)
+        self.p.reporter.forget(env_id)

@@ -1,0 +1,97 @@
+"""Status reports to the plane, sent only when something changed.
+
+A report goes out when the phase, the message or a condition differs from what the plane's
+copy of the status already says, or when the runner has acted on a newer ``spec_version``.
+Comparing with the plane's copy (not with what this process sent last) is what makes it
+level-triggered: after a runner restart, or after the plane marked the environment ``unknown``
+while the runner was away, the next pass reports again. Unchanged reports are skipped: each
+report is a write and a watch event on the plane.
+"""
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from roost.core.errors import RoostError
+from roost.core.schemas.base import Condition
+from roost.core.schemas.environments import Environment, StatusReport
+from roost.runner.client import PlaneClient
+from roost.runner.state import LocalEnv
+
+log = logging.getLogger(__name__)
+
+
+def _cond(phase: str, message: str, **details: Any) -> Condition:
+    return Condition(phase=phase, message=message, updated_at=datetime.now(UTC), details=details)
+
+
+class Reporter:
+    def __init__(self, client: PlaneClient, runtime: str = "container") -> None:
+        self.client = client
+        self.runtime = runtime
+
+    def forget(self, env_id: str) -> None:
+        """Nothing to forget: reports are compared with the plane's copy of the status."""
+
+    @staticmethod
+    def _already_says(
+        env: Environment, phase: str, message: str, conditions: dict[str, Condition]
+    ) -> bool:
+        st = env.status
+        if (st.phase, st.message, st.observed_spec_version) != (
+            phase, message, env.spec.spec_version,
+        ):  # fmt: skip
+            return False
+        for part, cond in conditions.items():
+            have = st.conditions.get(part)
+            if have is None or (have.phase, have.message) != (cond.phase, cond.message):
+                return False
+        return True
+
+    async def send(
+        self, env: Environment, phase: str, message: str, conditions: dict[str, Condition]
+    ) -> None:
+        if self._already_says(env, phase, message, conditions):
+            return
+        report = StatusReport(
+            observed_spec_version=env.spec.spec_version,
+            phase=phase,
+            message=message,
+            conditions=conditions,
+        )
+        try:
+            fresh = await self.client.report(env.id, report)
+        except RoostError as exc:
+            if exc.code in ("not_found", "stale_status"):
+                log.info(
+                    "report for %s refused (%s); the next watch event decides", env.id, exc.code
+                )
+                return
+            raise
+        env.status = fresh.status  # later reports in this pass compare with what we just wrote
+
+    async def progress(self, env: Environment, phase: str, message: str) -> None:
+        await self.send(env, phase, message, {"machine": _cond("progressing", message)})
+
+    async def running(self, env: Environment, local: LocalEnv) -> None:
+        machine = _cond(
+            "ready", f"running ({self.runtime} runtime)", image=local.image_ref,
+            digest=local.image_digest,
+        )  # fmt: skip
+        await self.send(env, "running", "running", {"machine": machine})
+
+    async def stopped(self, env: Environment) -> None:
+        await self.send(
+            env, "stopped", "stopped; files kept", {"machine": _cond("ready", "stopped")}
+        )
+
+    async def deleted(self, env: Environment) -> None:
+        await self.send(env, "deleted", "deleted", {"machine": _cond("ready", "deleted")})
+
+    async def failed(self, env: Environment, message: str, *, temporary: bool = False) -> None:
+        """Permanent: phase ``failed``. Temporary: still on its way (``creating``), and says why."""
+        if temporary:
+            text = f"{message} (retrying)"
+            await self.send(env, "creating", text, {"machine": _cond("progressing", text)})
+            return
+        await self.send(env, "failed", message, {"machine": _cond("failed", message)})

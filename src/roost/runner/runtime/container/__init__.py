@@ -1,0 +1,1 @@
+"""The ``container`` runtime: crun with a user namespace per environment."""

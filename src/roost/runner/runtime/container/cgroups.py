@@ -1,0 +1,115 @@
+"""Cgroup layouts: v2 (unified, most hosts), v1, and the hybrid this project's VMs have.
+
+crun refuses a hybrid layout whose v2 mount still holds a controller ("cgroups in hybrid mode not
+supported, drop all controllers from cgroupv2"). On these hosts that controller is hugetlb; the
+fix, once per boot, is to mount it as v1 too, which empties the v2 mount's controller list.
+:func:`fix_hybrid` does exactly that and nothing else; :func:`detect` reports what it found.
+
+Stats and OOM events are read from the controller files of the environment's cgroup.
+"""
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+ROOT = Path("/sys/fs/cgroup")
+Layout = Literal["v2", "v1", "hybrid"]
+
+
+@dataclass(frozen=True)
+class CgroupInfo:
+    layout: Layout
+    swap_accounting: bool
+    problems: tuple[str, ...] = ()
+
+
+def _unified_controllers(root: Path) -> list[str]:
+    for path in (root / "cgroup.controllers", root / "unified" / "cgroup.controllers"):
+        if path.exists():
+            return path.read_text().split()
+    return []
+
+
+def detect(root: Path = ROOT) -> CgroupInfo:
+    problems = []
+    if (root / "cgroup.controllers").exists():
+        have = set(_unified_controllers(root))
+        missing = {"cpu", "memory", "pids"} - have
+        if missing:
+            problems.append(f"cgroup v2 lacks the controllers {sorted(missing)}")
+        # memory.swap.max exists in child cgroups when the kernel accounts swap
+        swap = any(
+            (child / "memory.swap.max").exists() for child in root.iterdir() if child.is_dir()
+        )
+        return CgroupInfo("v2", swap, tuple(problems))
+    for controller in ("cpu", "memory", "pids", "devices"):
+        if not (root / controller).is_dir():
+            problems.append(
+                f"cgroup v1 controller {controller} is not mounted at {root / controller}"
+            )
+    leftover = _unified_controllers(root)
+    if leftover:
+        problems.append(
+            f"hybrid cgroups with controllers {leftover} on cgroup v2, which crun refuses"
+        )
+    swap = (root / "memory" / "memory.memsw.limit_in_bytes").exists()
+    layout: Layout = "hybrid" if (root / "unified").exists() else "v1"
+    return CgroupInfo(layout, swap, tuple(problems))
+
+
+def fix_hybrid(root: Path = ROOT) -> list[str]:
+    """Move controllers stranded on the v2 mount of a hybrid layout to v1; returns what moved."""
+    if (root / "cgroup.controllers").exists() or not (root / "unified").exists():
+        return []
+    moved = []
+    for controller in _unified_controllers(root):
+        target = root / controller
+        target.mkdir(exist_ok=True)
+        subprocess.run(
+            ["mount", "-t", "cgroup", "-o", controller, "cgroup", str(target)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        moved.append(controller)
+    return moved
+
+
+def _read_int(path: Path) -> int:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _kv(path: Path) -> dict[str, int]:
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return {}
+    out = {}
+    for line in lines:
+        key, _, value = line.partition(" ")
+        if value.strip().isdigit():
+            out[key] = int(value)
+    return out
+
+
+def stats(path: str, root: Path = ROOT) -> dict[str, int]:
+    """memory, memory limit, cpu ns, pids and OOM kills of the cgroup at ``path``."""
+    rel = path.strip("/")
+    if (root / "cgroup.controllers").exists():
+        base = root / rel
+        return {
+            "memory": _read_int(base / "memory.current"),
+            "memory_limit": _read_int(base / "memory.max"),
+            "cpu_ns": _kv(base / "cpu.stat").get("usage_usec", 0) * 1000,
+            "pids": _read_int(base / "pids.current"),
+            "oom_kills": _kv(base / "memory.events").get("oom_kill", 0),
+        }
+    return {
+        "memory": _read_int(root / "memory" / rel / "memory.usage_in_bytes"),
+        "memory_limit": _read_int(root / "memory" / rel / "memory.limit_in_bytes"),
+        "cpu_ns": _read_int(root / "cpuacct" / rel / "cpuacct.usage"),
+        "pids": _read_int(root / "pids" / rel / "pids.current"),
+        "oom_kills": _kv(root / "memory" / rel / "memory.oom_control").get("oom_kill", 0),
+    }

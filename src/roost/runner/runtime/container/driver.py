@@ -1,0 +1,236 @@
+"""The ``container`` driver: one crun container per environment.
+
+Per environment, under ``<root>/<env-id>/``::
+
+    config.json      the OCI bundle's configuration (bundle.py)
+    lower/<n>/       image layer n, idmapped into the environment's id range (mounts.py)
+    upper/ work/     the overlay's writable layer (host ids = the environment's range)
+    rootfs/          the overlay: lower layers + upper
+    etc/             hosts, hostname, resolv.conf, bind-mounted into the environment
+
+Everything is idempotent and found again from disk and the kernel after a runner restart: a
+mount that exists is not mounted twice, a running container is left alone.
+"""
+
+import asyncio
+import json
+import os
+import resource
+import shutil
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from roost.core.schemas.projects import Resources
+from roost.runner.idalloc import WORKSPACE_ID_BASE
+from roost.runner.runtime.base import (
+    ExecProcess,
+    ExecRequest,
+    Inspection,
+    RuntimeFailure,
+    RuntimeSpec,
+    Stats,
+)
+from roost.runner.runtime.container import bundle, cgroups, mounts, seccomp, seccomp_bpf
+from roost.runner.runtime.container.crun import Crun
+from roost.runner.runtime.container.execproc import ConsoleSocket, PipeProcess, TtyProcess
+
+
+class ContainerDriver:
+    name = "container"
+
+    def __init__(
+        self, root: Path, *, init_binary: Path, cgroup_parent: str = "roost", crun: str = "crun"
+    ) -> None:
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.crun = Crun(root / ".crun", crun)
+        self.init_binary = init_binary
+        self.cgroup_parent = cgroup_parent.strip("/")
+        self.swap_accounting = cgroups.detect().swap_accounting
+        self.annotations = seccomp_bpf.annotation(seccomp.profile())
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        self.nofile = min(hard if hard != resource.RLIM_INFINITY else 1 << 20, 1 << 20)
+
+    def env_dir(self, env_id: str) -> Path:
+        return self.root / env_id
+
+    def cgroups_path(self, env_id: str) -> str:
+        return f"/{self.cgroup_parent}/{env_id}"
+
+    async def prepare(self, spec: RuntimeSpec) -> None:
+        await asyncio.to_thread(self._prepare_sync, spec)
+
+    def _prepare_sync(self, spec: RuntimeSpec) -> None:
+        d = self.env_dir(spec.env_id)
+        for sub in ("lower", "upper", "work", "rootfs", "etc"):
+            (d / sub).mkdir(parents=True, exist_ok=True)
+        os.chown(d / "upper", spec.id_base, spec.id_base)
+        self._write_etc(d / "etc", spec)
+        self._ensure_workspace(spec.workspace)
+        self._mount_rootfs(d, spec)
+        doc = bundle.config(
+            spec, etc_dir=d / "etc", init_binary=self.init_binary,
+            cgroups_path=self.cgroups_path(spec.env_id), nofile=self.nofile,
+            swap_accounting=self.swap_accounting, annotations=self.annotations,
+        )  # fmt: skip
+        _write_atomic(d / "config.json", json.dumps(doc, indent=1))
+
+    @staticmethod
+    def _write_etc(etc: Path, spec: RuntimeSpec) -> None:
+        files = {
+            "hostname": spec.hostname + "\n",
+            "hosts": spec.hosts
+            or f"127.0.0.1\tlocalhost\n::1\tlocalhost\n127.0.1.1\t{spec.hostname}\n",
+            "resolv.conf": spec.resolv_conf,
+        }
+        for name, content in files.items():
+            _write_atomic(etc / name, content)
+            os.chown(etc / name, spec.id_base, spec.id_base)
+
+    @staticmethod
+    def _ensure_workspace(workspace: Path) -> None:
+        if not workspace.exists():
+            workspace.mkdir(parents=True, mode=0o755)
+            os.chown(workspace, WORKSPACE_ID_BASE, WORKSPACE_ID_BASE)
+
+    def _mount_rootfs(self, d: Path, spec: RuntimeSpec) -> None:
+        rootfs = (d / "rootfs").resolve()
+        mounted = set(mounts.mountpoints_under(d))
+        if rootfs in mounted:
+            return
+        ns = mounts.userns_fd(mounts.shift_map(spec.id_base), mounts.shift_map(spec.id_base))
+        try:
+            lowers = []
+            for i, layer in enumerate(spec.layers):
+                target = (d / "lower" / str(i)).resolve()
+                target.mkdir(exist_ok=True)
+                if target not in mounted:
+                    mounts.idmap_bind(layer, target, ns, readonly=True)
+                lowers.append(target)
+        finally:
+            os.close(ns)
+        if not lowers:
+            raise RuntimeFailure("the image has no layers")
+        mounts.mount_overlay(list(reversed(lowers)), d / "upper", d / "work", rootfs)
+
+    async def start(self, spec: RuntimeSpec) -> None:
+        state = await self.crun.state(spec.env_id)
+        if state is not None and state.get("status") == "running":
+            return
+        if state is not None:
+            await self.crun.delete(spec.env_id)
+        await self.prepare(spec)
+        d = self.env_dir(spec.env_id)
+        await self.crun.run_detached(spec.env_id, d, d / "console.log")
+
+    async def exec(self, env_id: str, request: ExecRequest) -> ExecProcess:
+        state = await self.crun.state(env_id)
+        if state is None or state.get("status") != "running":
+            raise RuntimeFailure(f"environment {env_id} is not running")
+        console = ConsoleSocket() if request.tty else None
+        argv = self.crun.exec_argv(
+            env_id, list(request.argv), tty=request.tty,
+            console_socket=console.path if console else None,
+            env=await self._exec_env(env_id, request.env),
+            cwd=request.cwd, user=request.user,
+        )  # fmt: skip
+        pipe = asyncio.subprocess.PIPE
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdin=None if console else pipe, stdout=None if console else pipe,
+            stderr=None if console else pipe, start_new_session=True,
+        )  # fmt: skip
+        if console is None:
+            return PipeProcess(proc)
+        try:
+            master = await console.receive_fd()
+        except (OSError, TimeoutError) as exc:
+            proc.kill()
+            await proc.wait()
+            raise RuntimeFailure(f"starting a terminal failed: {exc}") from exc
+        finally:
+            console.close()
+        tty = TtyProcess(proc, master)
+        await tty.resize(request.rows, request.cols)
+        return tty
+
+    async def _exec_env(self, env_id: str, extra: Mapping[str, str]) -> dict[str, str]:
+        """The environment's own variables (from its bundle) with the request's on top: crun
+        replaces the whole environment as soon as one ``--env`` is given."""
+        doc = json.loads(await asyncio.to_thread((self.env_dir(env_id) / "config.json").read_text))
+        env = dict(item.split("=", 1) for item in doc["process"]["env"] if "=" in item)
+        env.update(extra)
+        return env
+
+    async def stop(self, env_id: str, grace: float) -> None:
+        state = await self.crun.state(env_id)
+        if state is not None:
+            if state.get("status") == "running":
+                await self.crun.kill(env_id, "TERM")
+                if not await self._wait_stopped(env_id, grace + 2):
+                    await self.crun.kill(env_id, "KILL")
+                    await self._wait_stopped(env_id, 10)
+            await self.crun.delete(env_id)
+        await asyncio.to_thread(self._unmount, env_id)
+
+    async def _wait_stopped(self, env_id: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = await self.crun.state(env_id)
+            if state is None or state.get("status") != "running":
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    def _unmount(self, env_id: str) -> None:
+        d = self.env_dir(env_id)
+        if d.exists():
+            for point in mounts.mountpoints_under(d):
+                mounts.umount(point)
+
+    async def delete(self, env_id: str) -> None:
+        await self.stop(env_id, grace=0)
+        d = self.env_dir(env_id)
+        if d.exists():
+            await asyncio.to_thread(self._unmount, env_id)
+            await asyncio.to_thread(shutil.rmtree, d)
+
+    async def inspect(self, env_id: str) -> Inspection:
+        state = await self.crun.state(env_id)
+        if state is None:
+            return Inspection("prepared" if self.env_dir(env_id).exists() else "absent")
+        status = state.get("status")
+        if status == "running":
+            return Inspection("running", pid=int(state.get("pid") or 0) or None)
+        return Inspection("stopped", message=f"crun reports {status}")
+
+    async def update_resources(self, env_id: str, resources: Resources) -> list[str]:
+        doc: dict[str, Any] = {
+            "cpu": {"quota": int(resources.cpu * 100_000), "period": 100_000,
+                    "shares": max(2, int(resources.cpu * 1024))},
+            "memory": {"limit": resources.memory_mib * 1024 * 1024},
+            "pids": {"limit": resources.pids},
+        }  # fmt: skip
+        if self.swap_accounting:
+            doc["memory"]["swap"] = resources.memory_mib * 1024 * 1024
+        await self.crun.update(env_id, doc)
+        return []
+
+    async def stats(self, env_id: str) -> Stats:
+        values = await asyncio.to_thread(cgroups.stats, self.cgroups_path(env_id))
+        return Stats(
+            memory_bytes=values["memory"], memory_limit_bytes=values["memory_limit"],
+            cpu_usage_ns=values["cpu_ns"], pids=values["pids"], oom_kills=values["oom_kills"],
+        )  # fmt: skip
+
+    async def list(self) -> list[str]:
+        return sorted(
+            p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")
+        )
+
+
+def _write_atomic(path: Path, content: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(content)
+    os.replace(tmp, path)
