@@ -5,7 +5,7 @@ per-environment overhead), then reports the runner process's resident memory per
 and the create → running latency of 10 more environments at that density. Target (issue 3):
 N >= 500 with <= 1 MiB of runner memory per environment.
 
-Run as root: ``.venv/bin/python bench/density.py [--count N]``.
+Run as root: ``.venv/bin/python -m bench.density [--count N]``.
 """
 
 import argparse
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tests.support.images import CACHE_DIR, _cached_base
 
-from stack import Stack, rss_bytes, stack, summary, write
+from bench.stack import Stack, rss_bytes, stack, summary, write
 
 TINY = {"cpu": 0.01, "memory_mib": 64, "disk_gib": 1, "pids": 64}
 

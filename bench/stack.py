@@ -1,7 +1,7 @@
 """A Roost stack for benchmarks: ``roost server`` and ``roost runner`` as separate processes (so
 the runner's own memory can be measured), with names of their own, cleaned up afterwards.
 
-Run benchmarks as root from the repository: ``.venv/bin/python bench/<name>.py``.
+Run benchmarks as root from the repository root: ``.venv/bin/python -m bench.<name>``.
 """
 
 import asyncio
@@ -19,13 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tests.support.live import free_port, live_server
+from tests.support.runner import scrub_host
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results"
-
-from tests.support.live import free_port, live_server  # noqa: E402
-from tests.support.runner import scrub_host  # noqa: E402
 
 
 @dataclass

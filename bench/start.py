@@ -5,7 +5,7 @@ Create → running through the API (POST, then a watch until the runner reports 
 same run with raw ``crun run --detach`` of the same root filesystem, and with ``docker run`` and
 ``devcontainer up`` where a Docker engine answers. Target (issue 3): p50 <= 100 ms, p99 <= 250 ms.
 
-Run as root: ``.venv/bin/python bench/start.py [--count N]``.
+Run as root: ``.venv/bin/python -m bench.start [--count N]``.
 """
 
 import argparse
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tests.support.images import CACHE_DIR, _cached_base
 
-from stack import stack, summary, write
+from bench.stack import stack, summary, write
 
 
 def roost_starts(work: Path, count: int) -> list[float]:

@@ -167,3 +167,15 @@ async def test_vanished_environment_is_cleaned_up(setup: Setup) -> None:
     await setup.reconciler.reconcile(env_id, None)
     assert env_id not in setup.driver.states
     assert setup.network.list() == []
+
+
+async def test_settled_is_true_only_when_plane_and_host_agree(setup: Setup) -> None:
+    env_id = await setup.create()
+    assert not await setup.reconciler.settled(await setup.env(env_id))  # not started yet
+    await setup.step(env_id)
+    assert await setup.reconciler.settled(await setup.env(env_id))
+    setup.driver.states[env_id] = "prepared"  # the container died behind our back
+    assert not await setup.reconciler.settled(await setup.env(env_id))
+    await setup.step(env_id)  # the next pass repairs it
+    assert setup.driver.states[env_id] == "running"
+    assert await setup.reconciler.settled(await setup.env(env_id))

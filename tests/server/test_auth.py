@@ -109,3 +109,16 @@ async def test_members_cannot_do_admin_things(plane: PlaneHarness) -> None:
     )
     assert r.status_code == 403
     assert (await erin.get("/api/v1/audit?organization=default")).status_code == 403
+
+
+async def test_cached_principals_follow_revocation_and_role_changes(plane: PlaneHarness) -> None:
+    gina = await plane.user("gina")
+    assert (await gina.get("/api/v1/audit", params={"organization": "default"})).status_code == 403
+    await plane.admin.post(
+        "/api/v1/organizations/default/members", json={"user": "gina", "role": "admin"}
+    )
+    assert (await gina.get("/api/v1/audit", params={"organization": "default"})).status_code == 200
+    token = gina.headers["Authorization"].split()[1]
+    token_id = token.split("_")[1]
+    await plane.admin.delete(f"/api/v1/tokens/{token_id}")
+    assert (await gina.get("/api/v1/whoami")).status_code == 401

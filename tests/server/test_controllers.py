@@ -118,6 +118,15 @@ async def test_scheduler_respects_capacity(plane: PlaneHarness) -> None:
     assert "at its environment limit" in waiting["status"]["message"]
 
 
+async def test_create_places_at_once_when_a_runner_fits(plane: PlaneHarness) -> None:
+    runner = await FakeRunner(plane).register()
+    env = (await plane.admin.post("/api/v1/environments", json={})).json()
+    assert env["status"]["runner_id"] == runner.id  # no scheduler pass needed
+    assert env["status"]["conditions"]["scheduled"]["phase"] == "ready"
+    events = await runner.watch()
+    assert [e["type"] for e in events] == ["ADDED"]
+
+
 async def test_scheduler_does_not_rewrite_an_unchanged_reason(plane: PlaneHarness) -> None:
     env = (await plane.admin.post("/api/v1/environments", json={})).json()
     await plane.schedule()
@@ -128,8 +137,8 @@ async def test_scheduler_does_not_rewrite_an_unchanged_reason(plane: PlaneHarnes
 
 
 async def test_a_stale_lease_holders_apply_is_dropped(plane: PlaneHarness) -> None:
+    env = (await plane.admin.post("/api/v1/environments", json={})).json()  # fits nowhere yet
     await FakeRunner(plane).register()
-    env = (await plane.admin.post("/api/v1/environments", json={})).json()
     env_id = env["metadata"]["id"]
     db, now = plane.ctx.db, plane.clock.now()
     stale = await lease.acquire(db, EnvironmentRow, env_id, now, 30)
@@ -146,8 +155,8 @@ async def test_a_stale_lease_holders_apply_is_dropped(plane: PlaneHarness) -> No
 
 
 async def test_run_once_skips_rows_leased_by_another_replica(plane: PlaneHarness) -> None:
-    await FakeRunner(plane).register()
     env = (await plane.admin.post("/api/v1/environments", json={})).json()
+    await FakeRunner(plane).register()
     token = await lease.acquire(
         plane.ctx.db, EnvironmentRow, env["metadata"]["id"], plane.clock.now(), 30
     )
@@ -170,9 +179,9 @@ async def test_environments_of_a_removed_runner_become_unknown(plane: PlaneHarne
 
 
 async def test_controllers_survive_a_broken_row(plane: PlaneHarness) -> None:
-    await FakeRunner(plane).register()
     bad = (await plane.admin.post("/api/v1/environments", json={})).json()
     good = (await plane.admin.post("/api/v1/environments", json={})).json()
+    await FakeRunner(plane).register()
     async with plane.ctx.db.write() as session:
         await session.execute(
             update(EnvironmentRow)

@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 from roost.core.schemas.environments import EnvironmentSpec
 from roost.core.schemas.runners import Capacity, Runner
-from roost.server.controllers.placement import Overcommit, place
+from roost.server.services.placement import Overcommit, place
 
 
 def runner(name: str, **kw: object) -> Runner:

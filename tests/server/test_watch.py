@@ -81,3 +81,29 @@ async def test_a_pruned_version_is_gone(plane: PlaneHarness) -> None:
     assert r.json()["error"]["code"] == "resource_version_expired"
     listed = (await plane.admin.get("/api/v1/environments")).json()
     assert (await watch(plane.admin, listed["resource_version"]))["events"] == []
+
+
+async def test_a_change_between_the_read_and_the_wait_is_not_missed(plane: PlaneHarness) -> None:
+    """The lost wake-up: a commit lands after the watch looked but before it sleeps."""
+    from roost.server.services import events as events_service
+
+    start = (await watch(plane.admin, None))["resource_version"]
+    real_read = events_service.read_since
+    created: list[str] = []
+
+    async def read_then_commit(*args, **kwargs):  # type: ignore[no-untyped-def]
+        result = await real_read(*args, **kwargs)
+        if not created:  # right after the first (empty) read, before the wait
+            env = (await plane.admin.post("/api/v1/environments", json={"name": "racy"})).json()
+            created.append(env["metadata"]["id"])
+        return result
+
+    events_service.read_since = read_then_commit  # type: ignore[assignment]
+    try:
+        t0 = asyncio.get_running_loop().time()
+        result = await watch(plane.admin, start, timeout=10)
+        elapsed = asyncio.get_running_loop().time() - t0
+    finally:
+        events_service.read_since = real_read  # type: ignore[assignment]
+    assert [e["object_id"] for e in result["events"]] == created
+    assert elapsed < 5

@@ -74,6 +74,7 @@ class Agent:
         self.factory = reconciler_factory
         self.queue = WorkQueue()
         self.desired: dict[str, Environment] = {}
+        self.reconciler: ReconcilerLike | None = None
         self.failures: dict[str, int] = {}
         self.runner_id = ""
         self.client: PlaneClient | None = None
@@ -120,10 +121,10 @@ class Agent:
 
     async def run(self) -> None:
         client = await self.connect()
-        reconciler = await self.factory.build(client, self.runner_id)
+        reconciler = self.reconciler = await self.factory.build(client, self.runner_id)
         with contextlib.suppress(RoostError):
             await client.heartbeat(self.runner_id, self.info())
-        version = await self._resync(client)
+        version = await self._resync(client, everything=True)
         for local_id in self.factory.local_ids():
             self.queue.add(local_id)  # leftovers the plane no longer assigns here get cleaned
         self.tasks = [
@@ -152,12 +153,20 @@ class Agent:
         if self.client is not None:
             await self.client.close()
 
-    async def _resync(self, client: PlaneClient) -> int:
+    async def _resync(self, client: PlaneClient, *, everything: bool = False) -> int:
+        """List what the plane assigns here and queue what is not settled.
+
+        At start every environment is queued (re-adoption). Later, an environment whose plane
+        status and local reality already agree with its spec is left alone: with hundreds of
+        environments, re-running every one each period would keep the runner busy for seconds
+        and slow down every create behind it.
+        """
         envs, version = await client.list_environments()
         gone = set(self.desired) - {e.id for e in envs}
         for env in envs:
             self.desired[env.id] = env
-            self.queue.add(env.id)
+            if everything or self.reconciler is None or not await self.reconciler.settled(env):
+                self.queue.add(env.id)
         for env_id in gone:
             self.queue.add(env_id)  # the worker asks the plane before removing anything
         return version
@@ -247,6 +256,7 @@ class Agent:
 
 class ReconcilerLike(Protocol):
     async def reconcile(self, env_id: str, env: Environment | None) -> float | None: ...
+    async def settled(self, env: Environment) -> bool: ...
 
 
 class ReconcilerFactory(Protocol):

@@ -28,16 +28,20 @@ class RangesExhausted(Exception):
 
 
 class IdAllocator:
+    """Slots are files ``<dir>/<n>`` (created with ``O_EXCL``); ``<dir>/owners/<owner>`` is a
+    symlink to its slot, so finding an owner's range is one ``readlink``, not a scan."""
+
     def __init__(self, directory: Path) -> None:
         self.dir = directory
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.owners = directory / "owners"
+        self.owners.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def allocate(self, owner: str) -> int:
         """Return the host uid base of a free range, now owned by ``owner`` (idempotent)."""
         existing = self.find(owner)
         if existing is not None:
             return existing
-        used = {int(p.name) for p in self.dir.iterdir() if p.name.isdigit()}
+        used = {int(name) for name in os.listdir(self.dir) if name.isdigit()}
         for slot in range(MAX_SLOTS):
             if slot in used:
                 continue
@@ -47,19 +51,26 @@ class IdAllocator:
                 continue  # another process took it between our listing and now
             with os.fdopen(fd, "w") as f:
                 json.dump({"owner": owner}, f)
+            link = self.owners / owner
+            link.unlink(missing_ok=True)
+            link.symlink_to(f"../{slot}")
             return BASE + slot * RANGE_SIZE
         raise RangesExhausted(f"all {MAX_SLOTS} uid ranges on this host are in use")
 
     def find(self, owner: str) -> int | None:
-        for path in self.dir.iterdir():
-            if path.name.isdigit() and _owner(path) == owner:
-                return BASE + int(path.name) * RANGE_SIZE
-        return None
+        try:
+            slot = os.readlink(self.owners / owner).rsplit("/", 1)[-1]
+        except OSError:
+            return None
+        if not slot.isdigit() or _owner(self.dir / slot) != owner:
+            return None  # a dangling link from a crash between the two writes
+        return BASE + int(slot) * RANGE_SIZE
 
     def release(self, owner: str) -> None:
-        for path in self.dir.iterdir():
-            if path.name.isdigit() and _owner(path) == owner:
-                path.unlink(missing_ok=True)
+        base = self.find(owner)
+        if base is not None:
+            (self.dir / str((base - BASE) // RANGE_SIZE)).unlink(missing_ok=True)
+        (self.owners / owner).unlink(missing_ok=True)
 
 
 def _owner(path: Path) -> str | None:

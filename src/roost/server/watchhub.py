@@ -23,9 +23,18 @@ class WatchHub:
         self._event.set()
         self._event = asyncio.Event()
 
-    async def wait(self, timeout: float) -> bool:
-        """Wait for the next notification; False on timeout."""
-        event = self._event
+    def ticket(self) -> asyncio.Event:
+        """Take this *before* looking at the database, then :meth:`wait` on it: a change that
+        commits between the look and the wait has already set the ticket, so it is not missed
+        (waiting on "the next notification" would sleep through it -- a lost wake-up)."""
+        return self._event
+
+    async def wait(self, timeout: float, ticket: asyncio.Event | None = None) -> bool:
+        """Wait for a notification after ``ticket`` was taken (default: from now); False on
+        timeout."""
+        event = ticket or self._event
+        if event.is_set():
+            return True
         try:
             await asyncio.wait_for(event.wait(), timeout)
         except TimeoutError:

@@ -109,7 +109,7 @@ def server(database: str | None, listen: str, data_dir: Path) -> None:
             announce(settings)
         await plane
 
-    asyncio.run(main())
+    run_service(main())
 
 
 def host_options(func: "Callable[..., Any]") -> "Callable[..., Any]":
@@ -174,7 +174,16 @@ def runner(ctx: click.Context, /, **kwargs: Any) -> None:
         labels=dict(_label(x) for x in kwargs["labels"]), **host,
     )  # fmt: skip
     _logging()
-    asyncio.run(_run_until_signal(_runner_main(config)))
+    run_service(_run_until_signal(_runner_main(config)))
+
+
+def run_service(main: "Coroutine[Any, Any, None]") -> None:
+    """Run a long-lived service on uvloop: the plane and the runner spend their time in the
+    event loop, and uvloop's is several times faster than the standard one."""
+    import uvloop
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
 
 
 def _label(text: str) -> tuple[str, str]:
@@ -221,8 +230,10 @@ async def _run_until_signal(main: "Coroutine[Any, Any, None]") -> None:
 
 
 def _logging() -> None:
+    """INFO by default; ROOST_LOG_LEVEL=DEBUG shows each reconcile step and its duration."""
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=os.environ.get("ROOST_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -270,7 +281,7 @@ def up(data_dir: Path, listen: str, access_listen: str | None, plane_only: bool,
                        err=True)  # fmt: skip
         await asyncio.gather(plane, runner_task)
 
-    asyncio.run(_run_until_signal(main()))
+    run_service(_run_until_signal(main()))
 
 
 async def _local_runner_config(

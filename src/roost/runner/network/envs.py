@@ -17,8 +17,9 @@ set (the netns belongs to the host user namespace):
 """
 
 import ipaddress
+import os
 
-from roost.runner.network import links, netns
+from roost.runner.network import links, netns, rtnl
 from roost.runner.network.model import ENV_IFNAME, NETNS_DIR, NetworkConfig, NetworkError
 
 ENV_SYSCTLS = (
@@ -27,54 +28,79 @@ ENV_SYSCTLS = (
 )
 
 
-def _prepare() -> links.Rtnl:
+def _prepare() -> rtnl.Rtnl:
     """Runs inside a brand-new netns: sysctls, then a netlink socket bound to it."""
     for key, value in ENV_SYSCTLS:
         netns.write_sysctl(key, value)
     netns.disable_ipv6("default")
-    return links.open_rtnl()
+    return rtnl.Rtnl()
 
 
-def _open_env(config: NetworkConfig, env_id: str) -> links.Rtnl:
+def _open_env(config: NetworkConfig, env_id: str) -> rtnl.Rtnl:
     """A netlink socket inside the env's netns, creating the netns if needed."""
     path = config.netns_path(env_id)
     if not netns.is_netns(path):
         netns.remove(path)  # an unmounted placeholder left by a crash
         return netns.create(path, _prepare)
     with netns.entered(path):
-        return links.open_rtnl()
+        return rtnl.Rtnl()
 
 
 def build(
-    ipr: links.Rtnl, config: NetworkConfig, env_id: str, address: ipaddress.IPv4Address
+    host: rtnl.Rtnl, config: NetworkConfig, env_id: str, address: ipaddress.IPv4Address
 ) -> None:
     """Make (or finish) the environment's network: idempotent."""
-    bridge = links.index_of(ipr, config.bridge)
+    bridge = host.link_index(config.bridge)
     if bridge is None:
         raise NetworkError(f"bridge {config.bridge} is missing: run the runner's host setup")
     netns.ensure_netns_dir(NETNS_DIR)
     veth = config.host_veth(env_id)
-    env_ipr = _open_env(config, env_id)
+    env = _open_env(config, env_id)
     try:
-        index = links.index_of(ipr, veth)
-        if index is None or links.index_of(env_ipr, ENV_IFNAME) is None:
-            links.delete_link(ipr, veth)  # a leftover whose peer died with an older netns
-            index = links.add_veth(ipr, veth, str(config.netns_path(env_id)))
-            netns.disable_ipv6(veth)
-        links.attach_isolated(ipr, index, bridge)
-        interface = ipaddress.IPv4Interface(f"{address}/{config.network.prefixlen}")
-        links.configure_env(env_ipr, interface, config.gateway)
+        index, eth0 = host.link_index(veth), env.link_index(ENV_IFNAME)
+        if index is None or eth0 is None:
+            if index is not None:
+                host.delete_link(index)  # a leftover whose peer died with an older netns
+            index, eth0 = _add_veth(host, env, config, env_id)
+        host.set_link(index, up=True, master=bridge)
+        host.set_port_isolated(index)
+        lo = env.link_index("lo")
+        if lo is None:
+            raise NetworkError("environment netns lacks lo; delete and create it again")
+        env.set_link(lo, up=True)
+        env.replace_address(eth0, ipaddress.IPv4Interface(f"{address}/{config.network.prefixlen}"))
+        env.set_link(eth0, up=True)
+        env.replace_default_route(config.gateway, eth0)
     finally:
-        env_ipr.close()
+        env.close()
 
 
-def destroy(ipr: links.Rtnl, config: NetworkConfig, env_id: str) -> None:
+def _add_veth(
+    host: rtnl.Rtnl, env: rtnl.Rtnl, config: NetworkConfig, env_id: str
+) -> tuple[int, int]:
+    """A veth pair: the host end here, ``eth0`` created directly inside the netns."""
+    veth = config.host_veth(env_id)
+    fd = os.open(config.netns_path(env_id), os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        host.add_veth(veth, ENV_IFNAME, fd)
+    finally:
+        os.close(fd)
+    netns.disable_ipv6(veth)
+    index, eth0 = host.link_index(veth), env.link_index(ENV_IFNAME)
+    if index is None or eth0 is None:
+        raise NetworkError(f"interface {veth} vanished while being set up; try again")
+    return index, eth0
+
+
+def destroy(host: rtnl.Rtnl, config: NetworkConfig, env_id: str) -> None:
     """Delete the veth pair (synchronously) and the netns name (idempotent).
 
     The namespace itself dies when its last user is gone; a container still running in it
     keeps it alive, but without a network.
     """
-    links.delete_link(ipr, config.host_veth(env_id))
+    index = host.link_index(config.host_veth(env_id))
+    if index is not None:
+        host.delete_link(index)
     netns.remove(config.netns_path(env_id))
 
 

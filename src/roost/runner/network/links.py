@@ -11,7 +11,6 @@ pyroute2 ships no type stubs; its objects are ``Any`` here and stay inside this 
 
 import errno
 import ipaddress
-import os
 import socket
 from typing import Any
 
@@ -30,8 +29,18 @@ def open_rtnl() -> Rtnl:
 
 
 def index_of(ipr: Rtnl, name: str) -> int | None:
-    found = ipr.link_lookup(ifname=name)
-    return int(found[0]) if found else None
+    """The index of interface ``name``, asking the kernel for that one link.
+
+    (``link_lookup`` dumps and parses every link on the host: with hundreds of environments,
+    each one a veth, that made each create slower than the last.)
+    """
+    try:
+        found = ipr.link("get", ifname=name)
+    except NetlinkError as exc:
+        if exc.code == errno.ENODEV:
+            return None
+        raise
+    return int(found[0]["index"]) if found else None
 
 
 def _require(ipr: Rtnl, name: str) -> int:
@@ -81,39 +90,9 @@ def delete_link(ipr: Rtnl, name: str) -> None:
         _tolerate((errno.ENODEV,), ipr.link, "del", index=index)
 
 
-def add_veth(ipr: Rtnl, host_name: str, netns_path: str) -> int:
-    """A veth pair: ``host_name`` here, ``eth0`` created directly inside the netns."""
-    fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        ipr.link("add", ifname=host_name, kind="veth", peer={"ifname": ENV_IFNAME, "net_ns_fd": fd})
-    finally:
-        os.close(fd)
-    return _require(ipr, host_name)
-
-
-def attach_isolated(ipr: Rtnl, index: int, bridge_index: int) -> None:
-    """Enslave a port to the bridge, isolated: isolated ports never forward to each other."""
-    ipr.link("set", index=index, master=bridge_index, state="up")
-    ipr.brport("set", index=index, isolated=1)
-
-
 def master_of(ipr: Rtnl, index: int) -> int | None:
     master = ipr.get_links(index)[0].get("IFLA_MASTER")
     return int(master) if master else None
-
-
-def configure_env(
-    ipr: Rtnl, address: ipaddress.IPv4Interface, gateway: ipaddress.IPv4Address
-) -> None:
-    """Inside the env netns: ``lo`` up, ``eth0`` with its address and up, default route."""
-    lo = index_of(ipr, "lo")
-    eth0 = index_of(ipr, ENV_IFNAME)
-    if lo is None or eth0 is None:
-        raise NetworkError("environment netns lacks lo or eth0; delete and create it again")
-    ipr.link("set", index=lo, state="up")
-    add_address(ipr, eth0, address)
-    ipr.link("set", index=eth0, state="up")
-    ipr.route("replace", dst="0.0.0.0/0", gateway=str(gateway), oif=eth0)
 
 
 def env_addresses(ipr: Rtnl) -> list[ipaddress.IPv4Interface]:

@@ -103,7 +103,7 @@ class Network:
         address = self._pool.allocate(env_id)
         try:
             self._write_hostname(env_id, hostname)
-            envs.build(self._worker.host_rtnl(), self.config, env_id, address)
+            envs.build(self._worker.host_raw(), self.config, env_id, address)
         except BaseException:
             if not existed:
                 self._rollback(env_id)
@@ -141,7 +141,7 @@ class Network:
         await self._worker.run(self._delete, env_id)
 
     def _delete(self, env_id: str) -> None:
-        envs.destroy(self._worker.host_rtnl(), self.config, env_id)
+        envs.destroy(self._worker.host_raw(), self.config, env_id)
         self._pool.release(env_id)
         (self._hostnames / env_id).unlink(missing_ok=True)
 

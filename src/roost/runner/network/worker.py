@@ -24,7 +24,7 @@ from typing import ParamSpec, TypeVar
 
 from pyroute2.netlink.exceptions import NetlinkError
 
-from roost.runner.network import links
+from roost.runner.network import links, rtnl
 from roost.runner.network.model import NetworkError
 from roost.runner.network.netns import NetnsRestoreError
 
@@ -58,7 +58,7 @@ class NetworkWorker:
             raise NetworkError(f"network worker lost its namespace ({exc}); retry") from exc
         except NetworkError:
             raise
-        except (OSError, NetlinkError) as exc:
+        except (OSError, NetlinkError) as exc:  # rtnl.NetlinkFailure is an OSError
             what = " ".join([getattr(fn, "__name__", "network").strip("_"), *map(str, args[:1])])
             raise NetworkError(f"{what} failed: {exc}") from exc
 
@@ -69,11 +69,22 @@ class NetworkWorker:
             ipr = self._local.ipr = links.open_rtnl()
         return ipr
 
+    def host_raw(self) -> rtnl.Rtnl:
+        """This thread's raw netlink socket (for the hot path: ``rtnl.py``), opened on first use."""
+        raw = getattr(self._local, "raw", None)
+        if raw is None:
+            raw = self._local.raw = rtnl.Rtnl()
+        return raw
+
     def _close_rtnl(self) -> None:
         ipr = getattr(self._local, "ipr", None)
         if ipr is not None:
             self._local.ipr = None
             ipr.close()
+        raw = getattr(self._local, "raw", None)
+        if raw is not None:
+            self._local.raw = None
+            raw.close()
 
     async def close(self) -> None:
         """Close the host socket and stop the thread (idempotent)."""

@@ -89,10 +89,11 @@ class RuntimeDriver(Protocol):
     name: str
 
     async def prepare(self, spec: RuntimeSpec) -> None:
-        """Root filesystem and bundle ready; nothing runs yet."""
+        """Root filesystem ready; nothing runs yet. Needs no network details, so it can run
+        while the network is being made."""
 
     async def start(self, spec: RuntimeSpec) -> None:
-        """Running (a no-op when it already runs)."""
+        """Running (a no-op when it already runs); prepares first if needed."""
 
     async def exec(self, env_id: str, request: ExecRequest) -> ExecProcess: ...
 

@@ -58,13 +58,14 @@ class Controller(ABC):
     async def run_forever(self) -> None:
         resync = self.ctx.settings.resync_seconds
         while True:
+            ticket = self.ctx.hub.ticket()  # changes during the pass wake the next one
             try:
                 await self.run_once()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("%s: pass failed", self.name)
-            waiter = asyncio.ensure_future(self.ctx.hub.wait(resync))
+            waiter = asyncio.ensure_future(self.ctx.hub.wait(resync, ticket))
             sleeper = asyncio.ensure_future(self.ctx.clock.sleep(resync))
             try:
                 await asyncio.wait({waiter, sleeper}, return_when=asyncio.FIRST_COMPLETED)

@@ -5,6 +5,7 @@ same rule): organization admins can stop or delete an environment, but its shell
 secrets are its owner's.
 """
 
+import contextlib
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -70,6 +71,8 @@ async def verify_ticket(
             outcome="allowed" if grant else "denied",
             details={"user": grant.user_name} if grant else {"reason": reason},
         )  # fmt: skip
+    with contextlib.suppress(Unauthenticated):
+        ctx.auth_cache.forget(tokens.split_token(body.ticket)[0])  # spent
     if grant is None:
         raise Unauthenticated(reason)
     return grant

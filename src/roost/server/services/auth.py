@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost.core.errors import Unauthenticated
 from roost.server.services import tokens
+from roost.server.services.authcache import Entry
 from roost.server.services.context import Context, Principal
 from roost.server.store.rows import MembershipRow, TokenRow, UserRow
 
@@ -21,9 +22,18 @@ async def authenticate(ctx: Context, token: str | None) -> Principal:
             "ROOST_TOKEN, or an 'Authorization: Bearer' header)"
         )
     now = ctx.clock.now()
+    token_id, secret = tokens.split_token(token)
+    secret_hash = tokens.hash_secret(secret)
+    cached = ctx.auth_cache.get(token_id, secret_hash, now)
+    if cached is not None:
+        if cached.expires_at is not None and cached.expires_at <= now:
+            ctx.auth_cache.forget(token_id)
+        else:
+            return cached.principal
     async with ctx.db.read() as session:
         row = await tokens.verify(session, token, now)
         principal = await _principal(session, row)
+    ctx.auth_cache.put(token_id, Entry(principal, secret_hash, row.expires_at, now))
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_GRANULARITY:
         async with ctx.db.write() as session:
             await session.execute(

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from roost.core.clock import Clock
+from roost.server.services.authcache import AuthCache
 from roost.server.settings import Settings
 from roost.server.store.db import Database
 from roost.server.watchhub import WatchHub
@@ -53,3 +54,4 @@ class Context:
     clock: Clock
     settings: Settings
     hub: WatchHub
+    auth_cache: AuthCache = field(default_factory=AuthCache)

@@ -61,14 +61,7 @@ async def write(
 ) -> None:
     """Store ``status`` (and optionally a new runner) and emit MODIFIED."""
     prev_runner = row.runner_id
-    if reassign:
-        row.runner_id = runner_id
-    status.runner_id = row.runner_id
-    status.phase = phase  # type: ignore[assignment]
-    row.phase = phase
-    row.status_version += 1
-    status.status_version = row.status_version
-    row.status = status.model_dump(mode="json")
+    apply(row, status, phase, runner_id=runner_id if reassign else row.runner_id)
     await environments.emit(
         session,
         row,
@@ -76,6 +69,19 @@ async def write(
         "MODIFIED",
         prev_runner_id=prev_runner if prev_runner != row.runner_id else None,
     )
+
+
+def apply(
+    row: EnvironmentRow, status: EnvironmentStatus, phase: str, *, runner_id: str | None
+) -> None:
+    """Put ``status``, ``phase`` and the runner on the row (no event: the caller emits one)."""
+    row.runner_id = runner_id
+    status.runner_id = runner_id
+    status.phase = phase  # type: ignore[assignment]
+    row.phase = phase
+    row.status_version += 1
+    status.status_version = row.status_version
+    row.status = status.model_dump(mode="json")
 
 
 def condition(phase: str, message: str, now: datetime, **details: Any) -> Condition:

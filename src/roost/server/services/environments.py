@@ -25,7 +25,15 @@ from roost.core.schemas.environments import (
     Metadata,
 )
 from roost.core.schemas.projects import Resources
-from roost.server.services import audit, classes, events, organizations, pagination, projects
+from roost.server.services import (
+    audit,
+    classes,
+    events,
+    organizations,
+    pagination,
+    projects,
+    scheduling,
+)
 from roost.server.services.context import Context, Principal
 from roost.server.store.rows import EnvironmentRow, ProjectRow
 
@@ -131,6 +139,8 @@ async def create(ctx: Context, principal: Principal, body: EnvironmentCreate) ->
         _copy_spec(row, spec)
         session.add(row)
         await session.flush()
+        if spec.desired_phase == "running":
+            await scheduling.try_place(session, row, now, ctx.settings)
         await emit(session, row, now, "ADDED")
         audit.record(
             session,

@@ -71,6 +71,7 @@ async def create(ctx: Context, principal: Principal, body: OrganizationCreate) -
                         created_at=now,
                     )
                 )
+            ctx.auth_cache.forget()  # roles are part of cached principals
             audit.record(
                 session,
                 now,
@@ -160,6 +161,7 @@ async def add_member(
             session.add(row)
         else:
             row.role = body.role
+        ctx.auth_cache.forget()  # roles are part of cached principals
         audit.record(
             session,
             now,
@@ -185,6 +187,7 @@ async def remove_member(ctx: Context, principal: Principal, ref: str, user_ref: 
             raise NotFound(f"{user.name} is not a member of {org.name}")
         if row.role == "owner" and await _owner_count(session, org.id) == 1:
             raise Conflict("cannot remove the last owner; make someone else owner first")
+        ctx.auth_cache.forget()
         await session.execute(
             delete(MembershipRow).where(
                 MembershipRow.organization_id == org.id, MembershipRow.user_id == user.id

@@ -109,6 +109,7 @@ async def register(ctx: Context, body: RunnerRegister) -> RunnerRegistered:
             session.add(row)
         else:
             await tokens.revoke_for_runner(session, row.id, now)
+            ctx.auth_cache.forget()
         _apply_info(row, body.info, now)
         await session.flush()
         await _emit(session, row, now, "ADDED")
@@ -200,6 +201,7 @@ async def delete(ctx: Context, principal: Principal, ref: str) -> None:
     async with ctx.db.write() as session:
         row = await find(session, ref)
         await tokens.revoke_for_runner(session, row.id, now)
+        ctx.auth_cache.forget()
         await _emit(session, row, now, "DELETED")
         await session.delete(row)
         audit.record(session, now, principal, "runner.delete", "runner", row.id)

@@ -144,6 +144,7 @@ async def revoke(ctx: Context, principal: Principal, token_id: str) -> Token:
             raise NotFound(f"token {token_id} not found")
         if row.revoked_at is None:
             row.revoked_at = now
+        ctx.auth_cache.forget(row.id)
         audit.record(session, now, principal, "token.revoke", "token", row.id)
         return to_schema(row)
 

@@ -29,6 +29,7 @@ async def watch(
     timeout = max(0.0, min(timeout, MAX_TIMEOUT))
     deadline = time.monotonic() + timeout
     while True:
+        ticket = ctx.hub.ticket()
         async with ctx.db.read() as session:
             if since is None:
                 return WatchResponse(resource_version=await events.current_version(session))
@@ -39,7 +40,7 @@ async def watch(
                     resource_version=resume,
                 )
         remaining = deadline - time.monotonic()
-        if remaining <= 0 or not await ctx.hub.wait(remaining):
+        if remaining <= 0 or not await ctx.hub.wait(remaining, ticket):
             return WatchResponse(resource_version=resume)
         since = resume
 

@@ -63,13 +63,19 @@ class ContainerDriver:
         await asyncio.to_thread(self._prepare_sync, spec)
 
     def _prepare_sync(self, spec: RuntimeSpec) -> None:
+        """Directories, the workspace and the root filesystem (the network is not needed yet:
+        the reconciler makes it at the same time)."""
         d = self.env_dir(spec.env_id)
         for sub in ("lower", "upper", "work", "rootfs", "etc"):
             (d / sub).mkdir(parents=True, exist_ok=True)
         os.chown(d / "upper", spec.id_base, spec.id_base)
-        self._write_etc(d / "etc", spec)
         self._ensure_workspace(spec.workspace)
         self._mount_rootfs(d, spec)
+
+    def _write_bundle(self, spec: RuntimeSpec) -> None:
+        """``/etc`` files and ``config.json``, which carry the network's details."""
+        d = self.env_dir(spec.env_id)
+        self._write_etc(d / "etc", spec)
         doc = bundle.config(
             spec, etc_dir=d / "etc", init_binary=self.init_binary,
             cgroups_path=self.cgroups_path(spec.env_id), nofile=self.nofile,
@@ -121,9 +127,13 @@ class ContainerDriver:
             return
         if state is not None:
             await self.crun.delete(spec.env_id)
-        await self.prepare(spec)
+        await asyncio.to_thread(self._prepare_and_write, spec)
         d = self.env_dir(spec.env_id)
         await self.crun.run_detached(spec.env_id, d, d / "console.log")
+
+    def _prepare_and_write(self, spec: RuntimeSpec) -> None:
+        self._prepare_sync(spec)  # quick when prepare() already ran: every step is a check
+        self._write_bundle(spec)
 
     async def exec(self, env_id: str, request: ExecRequest) -> ExecProcess:
         state = await self.crun.state(env_id)
