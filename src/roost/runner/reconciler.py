@@ -18,7 +18,7 @@ import logging
 import shutil
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -30,6 +30,7 @@ from roost.runner.network import NetworkDriver
 from roost.runner.reporter import Reporter
 from roost.runner.runtime.base import RuntimeDriver, RuntimeFailure, RuntimeSpec
 from roost.runner.state import LocalEnv, StateStore
+from roost.runner.steps import Step, StepContext
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class Parts:
     """What a reconciler works with; each part is an interface with a fake for tests."""
 
     driver: RuntimeDriver
+    """The ``container`` runtime; ``drivers`` adds others (``sandbox``)."""
     network: NetworkDriver
     images: ImageSource
     ids: IdAllocator
@@ -79,6 +81,19 @@ class Parts:
     reporter: Reporter
     workspaces: Path
     default_image: str = DEFAULT_IMAGE
+    drivers: dict[str, RuntimeDriver] = field(default_factory=dict)
+    steps: list[Step] = field(default_factory=list)
+
+    def driver_for(self, runtime: str) -> RuntimeDriver:
+        if runtime == "container":
+            return self.drivers.get("container", self.driver)
+        found = self.drivers.get(runtime)
+        if found is None:
+            raise PermanentError(f"this runner has no {runtime} runtime; pick another class")
+        return found
+
+    def all_drivers(self) -> list[RuntimeDriver]:
+        return [self.driver, *(d for k, d in self.drivers.items() if d is not self.driver)]
 
 
 class Reconciler:
@@ -93,6 +108,9 @@ class Reconciler:
         finally:
             log.debug("reconciled %s in %.1f ms", env_id, (time.perf_counter() - started) * 1000)
 
+    def _driver(self, env: Environment) -> RuntimeDriver:
+        return self.p.driver_for(env.spec.resources.runtime)
+
     async def settled(self, env: Environment) -> bool:
         """Cheap check (no process, no network call): do the plane's status and what runs here
         already match the spec? Used by periodic resyncs to skip settled environments."""
@@ -100,7 +118,7 @@ class Reconciler:
         status = env.status
         if status.observed_spec_version != env.spec.spec_version or status.phase != desired:
             return False
-        state = (await self.p.driver.inspect(env.id)).state
+        state = (await self._driver(env).inspect(env.id)).state
         if desired == "running":
             local = self.p.state.load(env.id)
             wanted = env.spec.resources.model_dump(mode="json")
@@ -126,13 +144,25 @@ class Reconciler:
             return 60.0
         return None
 
+    def _context(self, env: Environment, local: LocalEnv | None, phase: str) -> StepContext:
+        async def report(part: str, cond_phase: str, message: str, **details: object) -> None:
+            await self.p.reporter.part(env, phase, part, cond_phase, message, **details)
+
+        return StepContext(
+            env=env, driver=self._driver(env), local=local,
+            workspace=self.p.workspaces / env.id, id_base=self.p.ids.find(env.id), report=report,
+        )  # fmt: skip
+
     async def _run(self, env: Environment) -> None:
         env_id = env.id
-        inspection = await self.p.driver.inspect(env_id)
+        driver = self._driver(env)
+        inspection = await driver.inspect(env_id)
         local = self.p.state.load(env_id)
         if inspection.state == "running" and local is not None:
             await self._apply_resources(env, local)
             await self.p.network.create(env_id, env.metadata.name)  # re-adopt: same address
+            for step in self.p.steps:
+                await step.after_start(self._context(env, local, "running"))
             await self.p.reporter.running(env, local)
             return
         progress = Deferred(
@@ -141,18 +171,23 @@ class Reconciler:
         )
         try:
             local = local or await self._pin_image(env)
+            for step in self.p.steps:
+                await step.before_start(self._context(env, local, "starting"))
             spec = await self._start(env, local)
         finally:
             await progress.settle()
         local.applied_resources = spec.resources.model_dump(mode="json")
         self.p.state.save(local)
+        for step in self.p.steps:
+            await step.after_start(self._context(env, local, "starting"))
         await self.p.reporter.running(env, local)
 
     async def _start(self, env: Environment, local: LocalEnv) -> RuntimeSpec:
         """Root filesystem and network are made at the same time, then the container starts."""
+        driver = self._driver(env)
         t0 = time.perf_counter()
         spec = await self._runtime_spec(env, local)
-        rootfs = asyncio.create_task(self.p.driver.prepare(spec))
+        rootfs = asyncio.create_task(driver.prepare(spec))
         try:
             net = await self.p.network.create(env.id, env.metadata.name)
             t1 = time.perf_counter()
@@ -160,7 +195,7 @@ class Reconciler:
             await rootfs
         t2 = time.perf_counter()
         spec = replace(spec, netns=net.netns_path, resolv_conf=net.resolv_conf, hosts=net.hosts)
-        await self.p.driver.start(spec)
+        await driver.start(spec)
         log.debug(
             "%s: network %.1f ms, root filesystem by %.1f ms, container started by %.1f ms",
             env.id, (t1 - t0) * 1000, (t2 - t0) * 1000, (time.perf_counter() - t0) * 1000,
@@ -180,6 +215,7 @@ class Reconciler:
             image = await self.p.images.pull(ref)
         local = LocalEnv(
             env_id=env.id,
+            runtime=env.spec.resources.runtime,
             image_ref=image.ref,
             image_digest=image.digest,
             layers=[str(p) for p in image.layers],
@@ -199,7 +235,7 @@ class Reconciler:
             id_base=id_base,
             hostname=env.metadata.name,
             workspace=self.p.workspaces / env.id,
-            workspace_target="/workspace",
+            workspace_target=local.workspace_target,
             env=env.spec.env,
             image_env=local.image_env,
             working_dir=local.working_dir,
@@ -210,16 +246,22 @@ class Reconciler:
         if local.applied_resources == wanted:
             return
         await self.p.reporter.progress(env, "updating", "applying new resource limits")
-        await self.p.driver.update_resources(env.id, env.spec.resources)
+        await self._driver(env).update_resources(env.id, env.spec.resources)
         local.applied_resources = wanted
         self.p.state.save(local)
 
     async def _stop(self, env: Environment) -> None:
-        inspection = await self.p.driver.inspect(env.id)
+        driver = self._driver(env)
+        local = self.p.state.load(env.id)
+        inspection = await driver.inspect(env.id)
         if inspection.state == "running":
             await self.p.reporter.progress(env, "stopping", "stopping")
-        await self.p.driver.stop(env.id, grace=10.0)
+            for step in self.p.steps:
+                await step.before_stop(self._context(env, local, "stopping"))
+        await driver.stop(env.id, grace=10.0)
         await self.p.network.delete(env.id)
+        for step in self.p.steps:
+            await step.after_stop(self._context(env, local, "stopping"))
         await self.p.reporter.stopped(env)
 
     async def _delete(self, env: Environment) -> None:
@@ -229,11 +271,13 @@ class Reconciler:
 
     async def _remove(self, env_id: str) -> None:
         """Everything this runner holds for the environment, gone (idempotent)."""
-        await self.p.driver.delete(env_id)
+        for driver in self.p.all_drivers():
+            await driver.delete(env_id)
         await self.p.network.delete(env_id)
         workspace = self.p.workspaces / env_id
+        for step in self.p.steps:
+            await step.on_remove(env_id, workspace)
         if workspace.exists():
             await asyncio.to_thread(shutil.rmtree, workspace)
         await asyncio.to_thread(self.p.ids.release, env_id)
         self.p.state.remove(env_id)
-        self.p.reporter.forget(env_id)

@@ -30,9 +30,6 @@ class Reporter:
         self.client = client
         self.runtime = runtime
 
-    def forget(self, env_id: str) -> None:
-        """Nothing to forget: reports are compared with the plane's copy of the status."""
-
     @staticmethod
     def _already_says(
         env: Environment, phase: str, message: str, conditions: dict[str, Condition]
@@ -69,6 +66,13 @@ class Reporter:
                 return
             raise
         env.status = fresh.status  # later reports in this pass compare with what we just wrote
+
+    async def part(
+        self, env: Environment, env_phase: str, part: str, phase: str, message: str, **details: Any
+    ) -> None:
+        """Set one condition, with the environment in ``env_phase`` (the pass's phase)."""
+        text = env.status.message if env.status.phase == env_phase else env_phase
+        await self.send(env, env_phase, text, {part: _cond(phase, message, **details)})
 
     async def progress(self, env: Environment, phase: str, message: str) -> None:
         await self.send(env, phase, message, {"machine": _cond("progressing", message)})

@@ -15,11 +15,14 @@ from pathlib import Path
 @dataclass
 class LocalEnv:
     env_id: str
+    runtime: str = "container"
     image_ref: str = ""
     image_digest: str = ""
     layers: list[str] = field(default_factory=list)
     image_env: list[str] = field(default_factory=list)
     working_dir: str = "/"
+    workspace_target: str = "/workspace"
+    """Where the workspace appears inside (set once: a devcontainer may choose it)."""
     applied_resources: dict[str, object] = field(default_factory=dict)
 
 
@@ -38,7 +41,8 @@ class StateStore:
             return None
         except ValueError:
             return None  # torn write from a crash: treat as new; the image is pinned again
-        return LocalEnv(**doc)
+        known = {f for f in LocalEnv.__dataclass_fields__}
+        return LocalEnv(**{k: v for k, v in doc.items() if k in known})
 
     def save(self, env: LocalEnv) -> None:
         tmp = self.path(env.env_id).with_suffix(".tmp")
