@@ -36,7 +36,9 @@ DEFAULT_PACKAGES: tuple[str, ...] = (
     "iproute2",
     "less",
     "openssh-client",
+    "openssh-sftp-server",  # so that scp/sftp through the SSH gateway work out of the box
     "procps",
+    "python3",  # most development tooling (and VS Code's server helpers) expect it
     "sudo",
 )
 FALLBACK_MIRROR = "http://deb.debian.org/debian"

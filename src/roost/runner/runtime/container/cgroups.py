@@ -113,3 +113,18 @@ def stats(path: str, root: Path = ROOT) -> dict[str, int]:
         "pids": _read_int(root / "pids" / rel / "pids.current"),
         "oom_kills": _kv(root / "memory" / rel / "memory.oom_control").get("oom_kill", 0),
     }
+
+
+CPU_PERIOD_US = 100_000
+
+
+def set_cpu_quota(path: str, cpus: float, root: Path = ROOT) -> None:
+    """Limit the cgroup at ``path`` to ``cpus`` CPUs (CFS quota per 100 ms period)."""
+    rel = path.strip("/")
+    quota = max(1000, int(cpus * CPU_PERIOD_US))
+    if (root / "cgroup.controllers").exists():
+        (root / rel / "cpu.max").write_text(f"{quota} {CPU_PERIOD_US}")
+        return
+    base = root / "cpu" / rel
+    (base / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
+    (base / "cpu.cfs_quota_us").write_text(str(quota))

@@ -130,6 +130,9 @@ class ContainerDriver:
         await asyncio.to_thread(self._prepare_and_write, spec)
         d = self.env_dir(spec.env_id)
         await self.crun.run_detached(spec.env_id, d, d / "console.log")
+        await asyncio.to_thread(
+            cgroups.set_cpu_quota, self.cgroups_path(spec.env_id), spec.resources.cpu
+        )
 
     def _prepare_and_write(self, spec: RuntimeSpec) -> None:
         self._prepare_sync(spec)  # quick when prepare() already ran: every step is a check
