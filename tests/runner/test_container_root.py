@@ -293,3 +293,19 @@ async def test_no_leftovers_after_the_runner_cleans_up(
     await asyncio.sleep(0)
     assert str(data_dir) not in Path("/proc/self/mounts").read_text()
     assert not [n for n in os.listdir("/run/netns") if n.startswith(prefix)]
+
+
+async def test_class_cpu_quota_is_applied_once_running(
+    plane: PlaneHarness, runner: RealRunner
+) -> None:
+    await plane.admin.post(
+        "/api/v1/classes", json={"name": "halfcpu", "resources": {"cpu": 0.5, "memory_mib": 256}}
+    )
+    env_id = await create(plane, **{"class": "halfcpu"})
+    path = runner.assembly.driver.cgroups_path(env_id).strip("/")
+    v2 = Path("/sys/fs/cgroup/cgroup.controllers").exists()
+    if v2:
+        quota = Path(f"/sys/fs/cgroup/{path}/cpu.max").read_text().split()[0]
+    else:
+        quota = Path(f"/sys/fs/cgroup/cpu/{path}/cpu.cfs_quota_us").read_text().strip()
+    assert int(quota) == 50_000
