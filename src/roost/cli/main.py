@@ -5,7 +5,7 @@ import sys
 import click
 
 from roost import __version__
-from roost.cli.commands import env, image, org, project, serve, token
+from roost.cli.commands import devcontainer, env, image, org, project, serve, token
 from roost.core.errors import RoostError
 
 
@@ -28,6 +28,7 @@ for command in (
     serve.runner,
     serve.up,
     image.image,
+    devcontainer.devcontainer,
 ):
     cli.add_command(command)
 
