@@ -1,0 +1,179 @@
+"""The workspace's content: a git clone of the environment's repository, or nothing.
+
+Before the environment first starts, the repository is cloned into its workspace directory --
+shallow by default (``--depth 1``), the whole history when the spec asks -- by git running in
+the host sandbox (:mod:`roost.runner.sandbox`: unprivileged, no capabilities), so a hostile
+repository cannot use a git bug to become root on the runner, and the files land owned by the
+workspace owner (root inside the environment). A workspace that already has files (cloned
+before, or restored from a backup) is left alone.
+
+Local paths (``roost env create ./repo``) are for the single-machine mode (``roost up``), where
+the runner host is the user's own machine, and are refused by other runners
+(``allow_local_repos``): a path names a directory on the runner host. A local clone runs as
+root (the repository is the machine owner's, often under /root) and is then handed to the
+workspace owner.
+
+Errors say what to do: an unknown ref is permanent; an unreachable repository is retried (a
+network outage heals), with git's own words in the status.
+"""
+
+import os
+import re
+import shutil
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from roost.core.errors import PermanentError, TemporaryError
+from roost.core.schemas.environments import Environment
+from roost.runner import gitcredential, sandbox
+from roost.runner.idalloc import WORKSPACE_ID_BASE
+from roost.runner.steps import Step, StepContext
+
+UNREACHABLE = re.compile(
+    r"Could not resolve host|Connection refused|timed out|Failed to connect|"
+    r"Network is unreachable|unable to access",
+    re.IGNORECASE,
+)
+UNKNOWN_REF = re.compile(r"Remote branch .* not found|couldn't find remote ref|not our ref", re.I)
+
+
+Credential = Callable[[str, str], Awaitable[str | None]]
+"""``(environment id, secret name)`` -> the secret's value, if the environment has it."""
+
+
+def repo_name(url: str) -> str:
+    base = url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+    clean = "".join(c if c.isalnum() or c in "-_." else "-" for c in base).strip("-.")
+    return clean or "workspace"
+
+
+class ContentStep(Step):
+    name = "content"
+
+    def __init__(
+        self, *, allow_local_repos: bool = False, credential: Credential | None = None
+    ) -> None:
+        self.allow_local_repos = allow_local_repos
+        self.credential = credential
+
+    async def before_start(self, ctx: StepContext) -> None:
+        content = ctx.env.spec.content
+        local = ctx.local
+        if local is not None and not local.devcontainer and content.repo_url:
+            local.workspace_target = f"/workspaces/{repo_name(content.repo_url)}"
+        if _has_files(ctx.workspace):
+            return
+        _make_workspace(ctx.workspace)
+        if not content.repo_url:
+            await ctx.report("content", "ready", "empty workspace")
+            return
+        await ctx.report("content", "progressing", f"cloning {content.repo_url}")
+        sha = await self._clone(ctx.env, ctx.workspace)
+        await ctx.report(
+            "content", "ready", f"cloned {content.repo_url} at {content.ref or 'default branch'}",
+            commit=sha,
+        )  # fmt: skip
+
+    async def _clone(self, env: Environment, workspace: Path) -> str:
+        content = env.spec.content
+        url = content.repo_url or ""
+        if _is_local(url) and not self.allow_local_repos:
+            raise PermanentError(
+                f"{url} is a path on the runner host; this runner clones only URLs "
+                "(https://, ssh://, git@...)"
+            )
+        depth = [] if content.full_history or _is_local(url) else ["--depth", "1"]
+        branch = ["--branch", content.ref] if content.ref else []
+        uid = 0 if _is_local(url) else WORKSPACE_ID_BASE
+        with gitcredential.askpass(await self._credential(env)) as login:
+            result = await _git(
+                ["git", *gitcredential.NO_HELPERS, "clone", "--quiet", *depth, *branch, "--",
+                 url, "."], cwd=workspace, uid=uid, extra=login,
+            )  # fmt: skip
+            if result.code != 0 and content.ref and UNKNOWN_REF.search(result.output):
+                result = await self._fetch_commit(url, content.ref, workspace, uid, login)
+        if result.code != 0:
+            _clear(workspace)
+            raise _clone_error(url, content.ref, result.output)
+        if uid != WORKSPACE_ID_BASE:
+            _give_to_workspace_owner(workspace)
+        head = await _git(["git", "rev-parse", "HEAD"], cwd=workspace)
+        return head.output.strip()
+
+    async def _credential(self, env: Environment) -> str | None:
+        """The value of ``spec.content.credential_secret`` (a secret of this environment)."""
+        name = env.spec.content.credential_secret
+        if not name:
+            return None
+        value = await self.credential(env.id, name) if self.credential else None
+        if value is None:
+            raise PermanentError(
+                f"the repository credential {name!r} is not a secret of this environment; "
+                f"set it with `roost secret set {name}` (yours, the project's or the "
+                "organization's)"
+            )
+        return value
+
+    async def _fetch_commit(
+        self, url: str, ref: str, workspace: Path, uid: int, login: dict[str, str]
+    ) -> sandbox.Result:
+        """``--branch`` takes branches and tags; a commit id needs a fetch of that commit."""
+        _clear(workspace)
+        for argv in (
+            ["git", "init", "--quiet"],
+            ["git", *gitcredential.NO_HELPERS, "fetch", "--quiet", "--depth", "1", "--", url, ref],
+            ["git", "checkout", "--quiet", "FETCH_HEAD"],
+        ):
+            result = await _git(argv, cwd=workspace, uid=uid, extra=login)
+            if result.code != 0:
+                return result
+        return result
+
+
+async def _git(
+    argv: list[str], *, cwd: Path, uid: int = WORKSPACE_ID_BASE, extra: dict[str, str] | None = None
+) -> sandbox.Result:
+    """git in the sandbox. The workspace belongs to the workspace owner, which a root clone
+    (local repositories) is not: ``safe.directory`` tells git this is intended."""
+    env = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "safe.directory",
+           "GIT_CONFIG_VALUE_0": "*", "GIT_TERMINAL_PROMPT": "0", **(extra or {})}  # fmt: skip
+    return await sandbox.run(argv, cwd=cwd, uid=uid, env=env)
+
+
+def _is_local(url: str) -> bool:
+    return url.startswith(("/", "file://"))
+
+
+def _has_files(workspace: Path) -> bool:
+    return workspace.exists() and any(workspace.iterdir())
+
+
+def _make_workspace(workspace: Path) -> None:
+    # 0700: the runner's workspaces/ is traversable (the sandboxed clone must reach its own),
+    # so a workspace must not be readable by other host users who guess an environment id.
+    workspace.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chown(workspace, WORKSPACE_ID_BASE, WORKSPACE_ID_BASE)
+    workspace.chmod(0o700)
+
+
+def _give_to_workspace_owner(workspace: Path) -> None:
+    for root, dirs, files in os.walk(workspace):
+        for name in (*dirs, *files):
+            os.lchown(os.path.join(root, name), WORKSPACE_ID_BASE, WORKSPACE_ID_BASE)
+
+
+def _clear(workspace: Path) -> None:
+    for child in workspace.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+
+
+def _clone_error(url: str, ref: str | None, output: str) -> Exception:
+    detail = " ".join(output.strip().splitlines()[-2:]) or "git failed"
+    if ref and UNKNOWN_REF.search(output):
+        return PermanentError(f"{url} has no branch, tag or commit {ref!r}: {detail}")
+    if UNREACHABLE.search(output):
+        return TemporaryError(f"{url} is unreachable: {detail}", delay=15)
+    return PermanentError(f"cannot clone {url}: {detail}; check the URL or the credential")
