@@ -1,0 +1,27 @@
+"""``roost env start --runner`` and ``roost env backups`` against a real ``roost server``."""
+
+import json
+from pathlib import Path
+
+from tests.support.live import live_server, run_cli
+
+
+def test_start_on_a_named_runner_pins_it_and_backups_are_listed(tmp_path: Path) -> None:
+    with live_server(tmp_path / "plane") as server:
+        env = {"ROOST_URL": server.url, "ROOST_TOKEN": server.admin_token,
+               "ROOST_CONFIG": str(tmp_path / "config.json")}  # fmt: skip
+
+        def roost(*args: str) -> object:
+            result = run_cli(*args, "-o", "json", env=env)
+            assert result.returncode == 0, result.stderr
+            return json.loads(result.stdout)
+
+        created = roost("env", "create", "--name", "pinned")
+        env_id = created["metadata"]["id"]  # type: ignore[index]
+        roost("env", "stop", env_id)
+        started = roost("env", "start", env_id, "--runner", "other-runner")
+        assert started["spec"]["runner"] == "other-runner"  # type: ignore[index]
+        assert started["spec"]["desired_phase"] == "running"  # type: ignore[index]
+        assert roost("env", "backups", env_id) == []
+        help_text = run_cli("env", "start", "--help", env=env).stdout
+        assert "--runner" in help_text
