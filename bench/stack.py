@@ -76,7 +76,13 @@ class Stack:
 
 
 @contextmanager
-def stack(work: Path, *, images_dir: Path | None = None, max_envs: int = 500) -> Iterator[Stack]:
+def stack(
+    work: Path,
+    *,
+    images_dir: Path | None = None,
+    max_envs: int = 500,
+    runner_args: tuple[str, ...] = (),
+) -> Iterator[Stack]:
     tag = secrets.token_hex(3)
     names = {
         "nft_table": f"rb{tag}",
@@ -122,6 +128,7 @@ def stack(work: Path, *, images_dir: Path | None = None, max_envs: int = 500) ->
         ]
         if images_dir:
             argv += ["--images-dir", str(images_dir)]
+        argv += runner_args
         log = (work / "runner.log").open("wb")
         runner = subprocess.Popen(
             argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

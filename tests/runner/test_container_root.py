@@ -61,14 +61,16 @@ async def test_files_keep_unprivileged_owners_on_the_host(
     plane: PlaneHarness, runner: RealRunner
 ) -> None:
     env_id = await create(plane)
-    code, _, err = await sh(plane, env_id, "touch /made-by-root && echo hi > /workspace/note")
+    code, _, err = await sh(
+        plane, env_id, "touch /made-by-root && echo hi > /workspaces/workspace/note"
+    )
     assert code == 0, err
     base = runner.assembly.ids.find(env_id)
     upper = runner.config.data_dir / "envs" / env_id / "upper" / "made-by-root"
     assert upper.stat().st_uid == base
     note = runner.config.data_dir / "workspaces" / env_id / "note"
     assert note.stat().st_uid == WORKSPACE_ID_BASE  # the same on every runner; not host root
-    code, out, _ = await sh(plane, env_id, "stat -c %u:%g /workspace/note")
+    code, out, _ = await sh(plane, env_id, "stat -c %u:%g /workspaces/workspace/note")
     assert out.strip() == "0:0"
 
 
@@ -162,20 +164,29 @@ async def test_pids_limit_holds(plane: PlaneHarness, runner: RealRunner) -> None
     assert code == 0
 
 
+@pytest.mark.parametrize("keep_layer", [False, True])
 async def test_stop_start_keeps_files_and_delete_removes_everything(
-    plane: PlaneHarness, runner: RealRunner
+    plane: PlaneHarness, runner: RealRunner, keep_layer: bool
 ) -> None:
-    env_id = await create(plane)
-    await sh(plane, env_id, "echo kept > /root/rootfs-file && echo kept > /workspace/ws-file")
+    """The workspace always survives a stop; the writable layer only when the class says so."""
+    await plane.admin.post(
+        "/api/v1/classes",
+        json={"name": "keeper", "resources": {"keep_writable_layer": keep_layer}},
+    )
+    env_id = await create(plane, **{"class": "keeper"})
+    code, _, err = await sh(
+        plane, env_id, "echo kept > /root/rootfs-file && echo kept > /workspaces/workspace/ws-file"
+    )
+    assert code == 0, err
     await plane.admin.post(f"/api/v1/environments/{env_id}/stop")
     await wait_phase(plane, env_id, "stopped")
     env_dir = runner.config.data_dir / "envs" / env_id
     mounts = Path("/proc/self/mounts").read_text()
-    assert str(env_dir) not in mounts  # stopping released the mounts
+    assert f"{env_dir}/" not in mounts  # stopping released the mounts
     await plane.admin.post(f"/api/v1/environments/{env_id}/start")
     await wait_phase(plane, env_id, "running")
-    _, out, _ = await sh(plane, env_id, "cat /root/rootfs-file /workspace/ws-file")
-    assert out == "kept\nkept\n"
+    _, out, _ = await sh(plane, env_id, "cat /workspaces/workspace/ws-file /root/rootfs-file")
+    assert out == ("kept\nkept\n" if keep_layer else "kept\n")
     await plane.admin.delete(f"/api/v1/environments/{env_id}")
     await wait_phase(plane, env_id, "gone")
     assert not env_dir.exists()
@@ -296,11 +307,17 @@ async def test_no_leftovers_after_the_runner_cleans_up(
 
 
 async def test_class_cpu_quota_is_applied_once_running(
-    plane: PlaneHarness, runner: RealRunner
+    plane: PlaneHarness, tmp_path: Path, busybox_full: Image
 ) -> None:
+    """Without the CPU control loop (``cpu_control``), the class's CPU is a fixed quota."""
     await plane.admin.post(
         "/api/v1/classes", json={"name": "halfcpu", "resources": {"cpu": 0.5, "memory_mib": 256}}
     )
+    async with real_runner(plane, tmp_path, shared_image_store(), cpu_control=False) as runner:
+        await _check_fixed_quota(plane, runner)
+
+
+async def _check_fixed_quota(plane: PlaneHarness, runner: RealRunner) -> None:
     env_id = await create(plane, **{"class": "halfcpu"})
     path = runner.assembly.driver.cgroups_path(env_id).strip("/")
     v2 = Path("/sys/fs/cgroup/cgroup.controllers").exists()

@@ -47,6 +47,15 @@ def wait_online(env: dict[str, str], name: str, timeout: float = 30) -> None:
     raise AssertionError(f"runner {name} did not come online")
 
 
+def wait_connected(log: Path, times: int, timeout: float = 60) -> None:
+    """Until the runner has logged its ``times``-th connection (its access server is up)."""
+    deadline = time.monotonic() + timeout
+    while log.read_text().count(" connected to ") < times:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the runner did not reconnect: {log.read_text()[-3000:]}")
+        time.sleep(0.1)
+
+
 async def test_kill_9_and_restart_re_adopts_running_environments(
     server: LiveServer, tmp_path: Path, busybox_full: object
 ) -> None:
@@ -60,6 +69,7 @@ async def test_kill_9_and_restart_re_adopts_running_environments(
         "--ids-dir", str(tmp_path / "ids"), "--nft-table", names["nft_table"],
         "--bridge", names["bridge"], "--subnet", names["subnet"],
         "--cgroup-parent", names["cgroup_parent"],
+        "--backup-repository", str(tmp_path / "backups"),
     ]  # fmt: skip
     env = {"ROOST_URL": server.url, "ROOST_TOKEN": server.admin_token,
            "ROOST_CONFIG": str(tmp_path / "cli.json")}  # fmt: skip
@@ -93,7 +103,7 @@ async def test_kill_9_and_restart_re_adopts_running_environments(
         assert json.loads(state.stdout)["status"] == "running"  # it outlived the runner
 
         proc = start_runner(server, args, log, None)  # no token: the credential was kept
-        wait_online(env, "restarter")
+        wait_connected(log, times=2)  # the plane may still list it online from before the kill
         check = run_cli("env", "exec", env_id, "--", "sh", "-c", f"kill -0 {sleeper} && echo same",
                         env=env)  # fmt: skip
         assert check.stdout.strip() == "same", check.stderr  # adopted, not restarted

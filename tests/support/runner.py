@@ -7,6 +7,7 @@ parent, uid-range directory) and removed afterwards, even when the test fails.
 
 import asyncio
 import contextlib
+import random
 import secrets
 import shutil
 from collections.abc import AsyncIterator
@@ -25,7 +26,17 @@ from roost.runner.images import ImageStore
 from tests.support.live import free_port
 from tests.support.plane import PlaneHarness
 
-_subnets = iter(range(40, 250))
+
+def free_subnet() -> str:
+    """A 10.214.x.0/24 no route on this host uses yet (tests in other processes run too)."""
+    used = set()
+    for line in Path("/proc/net/route").read_text().splitlines()[1:]:
+        dest = int(line.split()[1], 16)
+        used.add(f"{dest & 0xFF}.{(dest >> 8) & 0xFF}.{(dest >> 16) & 0xFF}")
+    for third in random.sample(range(40, 250), 210):
+        if f"10.214.{third}" not in used:
+            return f"10.214.{third}.0/24"
+    raise RuntimeError("no free 10.214.x.0/24 subnet")
 
 
 @dataclass
@@ -54,9 +65,10 @@ def runner_config(tmp: Path, name: str, token: str | None, **overrides: Any) -> 
         "registration_token": token,
         "access_listen": f"127.0.0.1:{free_port()}",
         "ids_dir": tmp / "ids",
+        "backup_repository": str(tmp / "backups"),
         "cgroup_parent": f"roost-test-{tag}",
         "bridge": f"rtb{tag}",
-        "subnet": f"10.214.{next(_subnets)}.0/24",
+        "subnet": free_subnet(),
         "nft_table": f"roosttest{tag}",
         "heartbeat_seconds": 1.0,
         "resync_seconds": 5.0,
@@ -75,7 +87,12 @@ async def real_runner(
     task = asyncio.create_task(agent.run())
     runner = RealRunner(agent, assembly, config, task)
     try:
-        await asyncio.wait_for(agent.ready.wait(), 30)
+        ready = asyncio.create_task(agent.ready.wait())
+        await asyncio.wait({ready, task}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()  # the runner died while starting: show why
+        if not agent.ready.is_set():
+            raise TimeoutError("the runner did not get ready in 30 s")
         yield runner
     finally:
         await cleanup(runner)
@@ -86,9 +103,10 @@ async def cleanup(runner: RealRunner) -> None:
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await runner.task
     a = runner.assembly
-    for env_id in await a.driver.list():
-        with contextlib.suppress(Exception):
-            await a.driver.delete(env_id)
+    for driver in (a.driver, *([a.sandbox] if a.sandbox is not None else [])):
+        for env_id in await driver.list():  # every runtime's: mounts, disks, cgroups
+            with contextlib.suppress(Exception):
+                await driver.delete(env_id)
     for env_id in a.network.list():
         with contextlib.suppress(Exception):
             await a.network.delete(env_id)
@@ -126,14 +144,21 @@ async def run_in(
     plane: PlaneHarness, client: httpx.AsyncClient, env_id: str, *argv: str, stdin: bytes = b""
 ) -> tuple[int, str, str]:
     """``roost env exec`` by hand: get a ticket from the plane, stream through the runner."""
+    return await exec_stream(client, env_id, {"argv": list(argv)}, stdin)
+
+
+async def exec_stream(
+    client: httpx.AsyncClient, env_id: str, request: dict[str, Any], stdin: bytes = b""
+) -> tuple[int, str, str]:
+    """One exec ``request`` (argv, user...) through a ticket: (exit code, stdout, stderr)."""
     r = await client.post(f"/api/v1/environments/{env_id}/exec")
     assert r.status_code == 200, r.text
     ticket = r.json()
     out, err = bytearray(), bytearray()
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as session:
         headers = {"Authorization": f"Bearer {ticket['ticket']}"}
         async with session.ws_connect(ticket["url"], headers=headers) as ws:
-            await ws.send_json({"argv": list(argv)})
+            await ws.send_json(request)
             if stdin:
                 await ws.send_bytes(stdin)
             await ws.send_json({"eof": True})

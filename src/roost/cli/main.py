@@ -5,7 +5,20 @@ import sys
 import click
 
 from roost import __version__
-from roost.cli.commands import devcontainer, env, image, org, project, serve, token
+from roost.cli.commands import (
+    devcontainer,
+    dotfiles,
+    env,
+    env_runner,
+    image,
+    org,
+    ports,
+    project,
+    secret,
+    serve,
+    ssh,
+    token,
+)
 from roost.core.errors import RoostError
 
 
@@ -29,8 +42,15 @@ for command in (
     serve.up,
     image.image,
     devcontainer.devcontainer,
+    ssh.ssh_key,
+    ssh.config_ssh,
+    secret.secret,
 ):
     cli.add_command(command)
+env.env.add_command(ssh.env_ssh)
+env.env.add_command(ports.ports)
+# env_runner and dotfiles add their commands to the env and user groups when imported
+_ = (dotfiles.dotfiles, env_runner.logs)
 
 
 def main() -> None:

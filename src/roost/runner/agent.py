@@ -30,6 +30,8 @@ from roost import __version__
 from roost.core.errors import RoostError
 from roost.core.schemas.environments import Environment
 from roost.core.schemas.runners import Capacity, RunnerInfo
+from roost.runner.access import hostkey
+from roost.runner.backup.settings import location_of
 from roost.runner.client import PlaneClient
 from roost.runner.config import RunnerConfig
 from roost.runner.workqueue import WorkQueue
@@ -116,12 +118,19 @@ class Agent:
             runtimes=self.factory.runtimes(),
             version=__version__,
             access_url=self.config.public_access_url,
+            ssh_address=self.config.public_ssh_address,
+            ssh_host_key=hostkey.public_line(self.config.data_dir),
+            proxy_domain=self.config.public_proxy_domain,
             images=self.factory.image_refs(),
+            backup_location=location_of(self.config.backup_repository),
         )  # fmt: skip
 
     async def run(self) -> None:
         client = await self.connect()
         reconciler = self.reconciler = await self.factory.build(client, self.runner_id)
+        attach = getattr(self.factory, "attach_wake", None)
+        if attach is not None:  # the factory's watchers (OOM kills) queue an environment
+            attach(self.queue.add)
         with contextlib.suppress(RoostError):
             await client.heartbeat(self.runner_id, self.info())
         version = await self._resync(client, everything=True)

@@ -9,8 +9,21 @@ from typing import Any
 import httpx
 
 from roost.core.errors import RoostError, Unavailable, api_error
+from roost.core.schemas.activity import ActivityReport
+from roost.core.schemas.backups import (
+    Backup,
+    BackupAccess,
+    BackupDeletions,
+    BackupRecord,
+    BackupRelease,
+    BackupsDeleted,
+)
+from roost.core.schemas.dotfiles import Dotfiles
 from roost.core.schemas.environments import Environment, StatusReport
+from roost.core.schemas.proxy import ProxyAuthorize, ProxyDecision, ProxySession, ProxySessionCreate
 from roost.core.schemas.runners import RunnerInfo, RunnerRegistered
+from roost.core.schemas.secrets import EnvironmentSecrets
+from roost.core.schemas.ssh import SshAuthorize, SshGrant
 from roost.core.schemas.watch import WatchResponse
 
 
@@ -87,9 +100,71 @@ class PlaneClient:
         )
         return Environment.model_validate(doc)
 
-    async def verify_ticket(self, runner_id: str, ticket: str, env_id: str) -> dict[str, Any]:
-        body = {"ticket": ticket, "environment_id": env_id}
+    async def verify_ticket(
+        self, runner_id: str, ticket: str, env_id: str, purpose: str = "exec"
+    ) -> dict[str, Any]:
+        body = {"ticket": ticket, "environment_id": env_id, "purpose": purpose}
         result: dict[str, Any] = await self._call(
             "POST", f"/runners/{runner_id}/tickets/verify", json=body
         )
         return result
+
+    # Backups (``roost.runner.backup``): the plane keeps the record and the repository keys.
+
+    async def backup_access(self, env_id: str) -> BackupAccess:
+        doc = await self._call("GET", f"/environments/{env_id}/backups/access")
+        return BackupAccess.model_validate(doc)
+
+    async def record_backup(self, env_id: str, record: BackupRecord) -> Backup:
+        doc = await self._call(
+            "POST", f"/environments/{env_id}/backups", json=record.model_dump(mode="json")
+        )
+        return Backup.model_validate(doc)
+
+    async def release(self, env_id: str, snapshot: str) -> Environment:
+        body = BackupRelease(snapshot=snapshot).model_dump(mode="json")
+        return Environment.model_validate(
+            await self._call("POST", f"/environments/{env_id}/release", json=body)
+        )
+
+    async def backup_deletions(self, runner_id: str) -> BackupDeletions:
+        doc = await self._call("GET", f"/runners/{runner_id}/backup-deletions")
+        return BackupDeletions.model_validate(doc)
+
+    async def backups_deleted(self, runner_id: str, snapshots: list[str]) -> None:
+        body = BackupsDeleted(snapshots=snapshots).model_dump(mode="json")
+        await self._call("POST", f"/runners/{runner_id}/backup-deletions", json=body)
+
+    # Access (``roost.runner.access``): the SSH gateway and the port proxy ask, the plane decides.
+
+    async def ssh_authorize(self, runner_id: str, body: SshAuthorize) -> SshGrant:
+        doc = await self._call(
+            "POST", f"/runners/{runner_id}/ssh/authorize", json=body.model_dump(mode="json")
+        )
+        return SshGrant.model_validate(doc)
+
+    async def proxy_authorize(self, runner_id: str, body: ProxyAuthorize) -> ProxyDecision:
+        doc = await self._call(
+            "POST", f"/runners/{runner_id}/proxy/authorize", json=body.model_dump(mode="json")
+        )
+        return ProxyDecision.model_validate(doc)
+
+    async def proxy_session(self, runner_id: str, body: ProxySessionCreate) -> ProxySession:
+        doc = await self._call(
+            "POST", f"/runners/{runner_id}/proxy/sessions", json=body.model_dump(mode="json")
+        )
+        return ProxySession.model_validate(doc)
+
+    async def report_activity(self, runner_id: str, body: ActivityReport) -> None:
+        await self._call(
+            "POST", f"/runners/{runner_id}/activity", json=body.model_dump(mode="json")
+        )
+
+    # Secrets and dotfiles: only for environments assigned to this runner (the plane checks).
+
+    async def environment_secrets(self, env_id: str) -> EnvironmentSecrets:
+        doc = await self._call("GET", f"/environments/{env_id}/secrets/values")
+        return EnvironmentSecrets.model_validate(doc)
+
+    async def environment_dotfiles(self, env_id: str) -> Dotfiles:
+        return Dotfiles.model_validate(await self._call("GET", f"/environments/{env_id}/dotfiles"))

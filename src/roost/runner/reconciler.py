@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from roost.core.errors import PermanentError, RoostError, TemporaryError
 from roost.core.schemas.environments import Environment
@@ -28,6 +28,7 @@ from roost.runner.idalloc import IdAllocator
 from roost.runner.images import DEFAULT_IMAGE, Image
 from roost.runner.network import NetworkDriver
 from roost.runner.reporter import Reporter
+from roost.runner.resources import apply as limits
 from roost.runner.runtime.base import RuntimeDriver, RuntimeFailure, RuntimeSpec
 from roost.runner.state import LocalEnv, StateStore
 from roost.runner.steps import Step, StepContext
@@ -121,7 +122,7 @@ class Reconciler:
         state = (await self._driver(env).inspect(env.id)).state
         if desired == "running":
             local = self.p.state.load(env.id)
-            wanted = env.spec.resources.model_dump(mode="json")
+            wanted = limits.wanted(env)
             return state == "running" and local is not None and local.applied_resources == wanted
         return desired == "stopped" and state != "running"
 
@@ -145,7 +146,7 @@ class Reconciler:
         return None
 
     def _context(self, env: Environment, local: LocalEnv | None, phase: str) -> StepContext:
-        async def report(part: str, cond_phase: str, message: str, **details: object) -> None:
+        async def report(part: str, cond_phase: str, message: str, **details: Any) -> None:
             await self.p.reporter.part(env, phase, part, cond_phase, message, **details)
 
         return StepContext(
@@ -170,16 +171,22 @@ class Reconciler:
             lambda: self.p.reporter.progress(env, "starting" if local else "creating", "starting"),
         )
         try:
-            local = local or await self._pin_image(env)
-            for step in self.p.steps:
+            local = local or LocalEnv(env_id=env.id, runtime=env.spec.resources.runtime)
+            for step in self.p.steps:  # content, devcontainer: may choose the image
                 await step.before_start(self._context(env, local, "starting"))
-            spec = await self._start(env, local)
+            if not local.layers:
+                await self._pin_image(env, local)
+            self.p.state.save(local)
+            await self._start(env, local)
         finally:
             await progress.settle()
-        local.applied_resources = spec.resources.model_dump(mode="json")
+        local.applied_resources = limits.wanted(env)
+        local.resource_notes = []  # a start applies every limit
         self.p.state.save(local)
+        # The container runs: what the steps report now (hooks, some in the background after
+        # this pass) must not take the environment's phase back to "starting".
         for step in self.p.steps:
-            await step.after_start(self._context(env, local, "starting"))
+            await step.after_start(self._context(env, local, "running"))
         await self.p.reporter.running(env, local)
 
     async def _start(self, env: Environment, local: LocalEnv) -> RuntimeSpec:
@@ -193,6 +200,7 @@ class Reconciler:
             t1 = time.perf_counter()
         finally:
             await rootfs
+        await limits.at_start(self.p.network, env)  # egress and bandwidth, before it runs
         t2 = time.perf_counter()
         spec = replace(spec, netns=net.netns_path, resolv_conf=net.resolv_conf, hosts=net.hosts)
         await driver.start(spec)
@@ -202,28 +210,23 @@ class Reconciler:
         )  # fmt: skip
         return spec
 
-    async def _pin_image(self, env: Environment) -> LocalEnv:
-        ref = env.spec.image or self.p.default_image
+    async def _pin_image(self, env: Environment, local: LocalEnv) -> None:
+        """Choose the image once for the environment's life (its writable layer sits on it)."""
+        ref = local.wanted_image or env.spec.image or self.p.default_image
         image = await self.p.images.get(ref)
         if image is None:
-            if not env.spec.image and ref == DEFAULT_IMAGE:
+            if not env.spec.image and not local.wanted_image and ref == DEFAULT_IMAGE:
                 raise PermanentError(
                     "no image was named and the default image is not built yet: run "
                     "`roost image build-base` on the runner, or create with --image REF"
                 )
             await self.p.reporter.progress(env, "creating", f"pulling image {ref}")
             image = await self.p.images.pull(ref)
-        local = LocalEnv(
-            env_id=env.id,
-            runtime=env.spec.resources.runtime,
-            image_ref=image.ref,
-            image_digest=image.digest,
-            layers=[str(p) for p in image.layers],
-            image_env=list(image.config.env),
-            working_dir=image.config.working_dir or "/",
-        )
-        self.p.state.save(local)
-        return local
+        local.image_ref = image.ref
+        local.image_digest = image.digest
+        local.layers = [str(p) for p in image.layers]
+        local.image_env = list(image.config.env)
+        local.working_dir = image.config.working_dir or "/"
 
     async def _runtime_spec(self, env: Environment, local: LocalEnv) -> RuntimeSpec:
         """Everything but the network (see :meth:`_start`)."""
@@ -236,17 +239,21 @@ class Reconciler:
             hostname=env.metadata.name,
             workspace=self.p.workspaces / env.id,
             workspace_target=local.workspace_target,
-            env=env.spec.env,
+            env={**local.container_env, **env.spec.env},
             image_env=local.image_env,
             working_dir=local.working_dir,
         )
 
     async def _apply_resources(self, env: Environment, local: LocalEnv) -> None:
-        wanted = env.spec.resources.model_dump(mode="json")
+        """A new class or policy, live (``runner/resources/apply.py``); what cannot change
+        without a restart is kept as notes for the ``resources`` condition."""
+        wanted = limits.wanted(env)
         if local.applied_resources == wanted:
             return
         await self.p.reporter.progress(env, "updating", "applying new resource limits")
-        await self._driver(env).update_resources(env.id, env.spec.resources)
+        local.resource_notes = await limits.live(
+            self._driver(env), self.p.network, env, local.applied_resources
+        )
         local.applied_resources = wanted
         self.p.state.save(local)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from roost.core.errors import RoostError
 from roost.core.schemas.base import Condition
-from roost.core.schemas.environments import Environment, StatusReport
+from roost.core.schemas.environments import Endpoints, Environment, StatusReport
 from roost.runner.client import PlaneClient
 from roost.runner.state import LocalEnv
 
@@ -32,9 +32,15 @@ class Reporter:
 
     @staticmethod
     def _already_says(
-        env: Environment, phase: str, message: str, conditions: dict[str, Condition]
+        env: Environment,
+        phase: str,
+        message: str,
+        conditions: dict[str, Condition],
+        endpoints: Endpoints | None = None,
     ) -> bool:
         st = env.status
+        if endpoints is not None and endpoints != st.endpoints:
+            return False
         if (st.phase, st.message, st.observed_spec_version) != (
             phase, message, env.spec.spec_version,
         ):  # fmt: skip
@@ -46,15 +52,21 @@ class Reporter:
         return True
 
     async def send(
-        self, env: Environment, phase: str, message: str, conditions: dict[str, Condition]
+        self,
+        env: Environment,
+        phase: str,
+        message: str,
+        conditions: dict[str, Condition],
+        endpoints: Endpoints | None = None,
     ) -> None:
-        if self._already_says(env, phase, message, conditions):
+        if self._already_says(env, phase, message, conditions, endpoints):
             return
         report = StatusReport(
             observed_spec_version=env.spec.spec_version,
             phase=phase,
             message=message,
             conditions=conditions,
+            endpoints=endpoints,
         )
         try:
             fresh = await self.client.report(env.id, report)
@@ -70,9 +82,14 @@ class Reporter:
     async def part(
         self, env: Environment, env_phase: str, part: str, phase: str, message: str, **details: Any
     ) -> None:
-        """Set one condition, with the environment in ``env_phase`` (the pass's phase)."""
+        """Set one condition, with the environment in ``env_phase`` (the pass's phase).
+
+        ``endpoints=Endpoints(...)`` among the details (the ports step's) replaces the status's
+        endpoints instead of becoming a detail."""
+        endpoints: Endpoints | None = details.pop("endpoints", None)
         text = env.status.message if env.status.phase == env_phase else env_phase
-        await self.send(env, env_phase, text, {part: _cond(phase, message, **details)})
+        cond = {part: _cond(phase, message, **details)}
+        await self.send(env, env_phase, text, cond, endpoints)
 
     async def progress(self, env: Environment, phase: str, message: str) -> None:
         await self.send(env, phase, message, {"machine": _cond("progressing", message)})

@@ -21,9 +21,31 @@ class LocalEnv:
     layers: list[str] = field(default_factory=list)
     image_env: list[str] = field(default_factory=list)
     working_dir: str = "/"
-    workspace_target: str = "/workspace"
-    """Where the workspace appears inside (set once: a devcontainer may choose it)."""
+    workspace_target: str = "/workspaces/workspace"
+    """Where the workspace appears inside (set once: the repository or devcontainer names it)."""
     applied_resources: dict[str, object] = field(default_factory=dict)
+    resource_notes: list[str] = field(default_factory=list)
+    """Limits of the last live change that did not apply, and why (``runner/resources``)."""
+    wanted_image: str = ""
+    """The image a step chose (a devcontainer's image or build); empty: the spec's."""
+    container_env: dict[str, str] = field(default_factory=dict)
+    """Variables every process in the environment gets (devcontainer ``containerEnv``)."""
+    remote_env: dict[str, str] = field(default_factory=dict)
+    """Variables for user sessions, hooks and tools (``remoteEnv``, after substitution)."""
+    remote_user: str = ""
+    """The user sessions and hooks run as (``remoteUser``); empty: root."""
+    remote_uid: int = 0
+    remote_gid: int = 0
+    workdir: str = ""
+    """Where sessions start (the devcontainer's ``workspaceFolder``); empty: the workspace."""
+    devcontainer: dict[str, object] = field(default_factory=dict)
+    """The resolved devcontainer configuration this environment was created from."""
+    hooks_done: list[str] = field(default_factory=list)
+    """Lifecycle hooks that finished for this environment (create-time hooks run once)."""
+    started_pid: int = 0
+    """PID 1 of the run the per-start hooks (postStart) last ran for."""
+    hook_failure: str = ""
+    """The spec version a lifecycle hook failed at: hooks wait for a new one (a retry)."""
 
 
 class StateStore:

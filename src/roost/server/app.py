@@ -15,22 +15,31 @@ from roost import __version__
 from roost.core.clock import Clock, SystemClock
 from roost.server.api import (
     access,
+    activity,
     audit,
+    backups,
     classes,
+    dotfiles,
     environments,
     errors,
     organizations,
     projects,
+    proxy,
     runners,
+    secrets,
+    ssh,
+    ssh_keys,
     tokens,
     users,
     watch,
 )
+from roost.server.controllers.backups import mark_orphaned_backups_forever
 from roost.server.controllers.housekeeping import prune_events_forever
+from roost.server.controllers.idle import IdleStop
 from roost.server.controllers.lifecycle import Lifecycle
 from roost.server.controllers.runner_health import RunnerHealth
 from roost.server.controllers.scheduler import Scheduler
-from roost.server.services import bootstrap, events
+from roost.server.services import bootstrap, crypto, events
 from roost.server.services.context import Context
 from roost.server.settings import Settings
 from roost.server.store import migrate
@@ -49,6 +58,13 @@ ROUTERS = (
     watch,
     audit,
     access,
+    backups,
+    ssh_keys,
+    ssh,
+    proxy,
+    activity,
+    secrets,
+    dotfiles,
 )
 
 
@@ -68,10 +84,14 @@ async def start_plane(settings: Settings, clock: Clock, *, controllers: bool = T
     db.on_commit.append(hub.notify)
     ctx = Context(db=db, clock=clock, settings=settings, hub=hub)
     plane = Plane(ctx=ctx, admin_token_path=await bootstrap.ensure_initialized(ctx))
+    crypto.box(settings.data_dir)  # the secrets master key: loaded, or made at first start
     if controllers:
-        for controller in (Scheduler(ctx), Lifecycle(ctx), RunnerHealth(ctx)):
+        for controller in (Scheduler(ctx), Lifecycle(ctx), RunnerHealth(ctx), IdleStop(ctx)):
             plane.tasks.append(asyncio.create_task(controller.run_forever(), name=controller.name))
         plane.tasks.append(asyncio.create_task(prune_events_forever(ctx), name="prune-events"))
+        plane.tasks.append(
+            asyncio.create_task(mark_orphaned_backups_forever(ctx), name="backup-retention")
+        )
     if not db.is_sqlite:
         plane.tasks.append(
             asyncio.create_task(

@@ -42,17 +42,18 @@ def _print(doc: dict[str, Any], output: str) -> None:
     show(doc, output, [_summary(e)], HEADERS)
 
 
-def _content(source: str | None, ref: str | None) -> dict[str, Any]:
+def _content(source: str | None, ref: str | None, full_history: bool) -> dict[str, Any]:
     if source is None:
         return {}
     path = Path(source)
     url = str(path.resolve()) if path.exists() else source
-    return {"repo_url": url, "ref": ref}
+    return {"repo_url": url, "ref": ref, "full_history": full_history}
 
 
 @env.command("create")
 @click.argument("source", required=False, metavar="[REPO_URL|PATH]")
 @click.option("--ref", help="Branch, tag or commit to check out.")
+@click.option("--full-history", is_flag=True, help="Clone the whole history (default: shallow).")
 @click.option("--image", help="Image reference (default: the runner's base image).")
 @click.option("--class", "class_name", help="Environment class (see `roost class list`).")
 @click.option("--name", help="Name (default: from the repository).")
@@ -61,12 +62,14 @@ def _content(source: str | None, ref: str | None) -> dict[str, Any]:
 @click.option("--runner", help="Run on this runner.")
 @click.option("--region", help="Run in this region.")
 @click.option("--devcontainer", "devcontainer_path", help="devcontainer.json to use.")
+@click.option("--credential-secret", help="Secret that opens a private repository.")
 @WAIT
 @TIMEOUT
 @OUTPUT_OPTION
 def create(
     source: str | None,
     ref: str | None,
+    full_history: bool,
     image: str | None,
     class_name: str | None,
     name: str | None,
@@ -75,12 +78,15 @@ def create(
     runner: str | None,
     region: str | None,
     devcontainer_path: str | None,
+    credential_secret: str | None,
     wait: bool,
     timeout: float,
     output: str,
 ) -> None:
     """Create an environment (and start it)."""
-    spec: dict[str, Any] = {"content": _content(source, ref)}
+    spec: dict[str, Any] = {"content": _content(source, ref, full_history)}
+    if credential_secret:
+        spec["content"]["credential_secret"] = credential_secret
     for key, value in (
         ("image", image),
         ("class", class_name),
@@ -147,7 +153,41 @@ def _phase_command(name: str, verb: str, target: str) -> None:
             _print(doc, output)
 
 
-_phase_command("start", "start", "running")
+@env.command("start")
+@click.argument("env_id")
+@click.option("--runner", help="Start it on this runner (name or id); its work is restored there.")
+@WAIT
+@TIMEOUT
+@OUTPUT_OPTION
+def start(env_id: str, runner: str | None, wait: bool, timeout: float, output: str) -> None:
+    """Start an environment; a stopped one gets its work back from its latest backup."""
+    api = client()
+    if runner is None:
+        doc = api.post(f"/environments/{env_id}/start")
+    else:
+        spec = dict(api.get(f"/environments/{env_id}")["spec"])
+        spec.update(runner=runner, desired_phase="running")
+        doc = api.request("PUT", f"/environments/{env_id}/spec", json={"spec": spec})
+    if wait:
+        doc = _wait(api, env_id, "running", timeout)
+    _print(doc, output)
+
+
+@env.command("backups")
+@click.argument("env_id")
+@OUTPUT_OPTION
+def backups(env_id: str, output: str) -> None:
+    """List an environment's verified backups, newest first."""
+    items = client().get(f"/environments/{env_id}/backups")
+    rows = [
+        [b["id"][:8], b["kind"], f"{b['size_bytes'] / (1 << 20):.1f} MiB",
+         f"{b['added_bytes'] / (1 << 20):.1f} MiB", f"{b['duration_seconds']:.1f} s",
+         b["created_at"][:19], b["state"]]
+        for b in items
+    ]  # fmt: skip
+    show(items, output, rows, ["SNAPSHOT", "KIND", "SIZE", "NEW", "TOOK", "CREATED", "STATE"])
+
+
 _phase_command("stop", "stop", "stopped")
 _phase_command("delete", "delete", "deleted")
 
@@ -159,6 +199,12 @@ def _wait(api: Any, env_id: str, target: str, timeout: float) -> dict[str, Any] 
         caught_up = e.status.observed_spec_version >= e.spec.spec_version
         if caught_up and e.status.phase == "failed":
             raise RoostError(f"environment {env_id} failed: {e.status.message}")
+        if caught_up and target == "running":
+            dev = e.status.conditions.get("devcontainer")
+            if dev is not None and dev.phase == "progressing":
+                return False  # its hooks are still running: "ready" means usable
+            if dev is not None and dev.phase == "failed":
+                click.echo(f"warning: {dev.message}", err=True)
         return caught_up and e.status.phase == target
 
     result = api.wait_for_environment(env_id, done, timeout)

@@ -35,6 +35,26 @@ def get(ref: str, output: str) -> None:
     show(o, output, [[o["id"], o["name"], o["policy"]]], ["ID", "NAME", "POLICY"])
 
 
+@org.command("egress")
+@click.argument("ref")
+@click.argument("cidrs", nargs=-1)
+@click.option("--any", "anywhere", is_flag=True, help="Lift the restriction.")
+@OUTPUT_OPTION
+def egress(ref: str, cidrs: tuple[str, ...], anywhere: bool, output: str) -> None:
+    """Where the organization's environments may connect to: CIDRS (none given: only their
+    nameservers), or --any. Running environments change at once; the host, other environments
+    and 169.254.169.254 stay blocked either way."""
+    if anywhere and cidrs:
+        raise click.UsageError("give networks or --any, not both")
+    api = client()
+    policy = dict(api.get(f"/organizations/{ref}")["policy"])
+    policy["egress_allow"] = None if anywhere else list(cidrs)
+    o = api.request("PATCH", f"/organizations/{ref}", json={"policy": policy})
+    allow = o["policy"]["egress_allow"]
+    show(o, output, [[o["name"], "anywhere" if allow is None else " ".join(allow) or "nowhere"]],
+         ["NAME", "EGRESS"])  # fmt: skip
+
+
 @org.command("members")
 @click.argument("ref")
 @OUTPUT_OPTION

@@ -83,12 +83,16 @@ def _class_row(c: dict[str, Any]) -> list[object]:
         r["memory_mib"],
         r["disk_gib"],
         r["pids"],
+        r.get("upload_mbit") or "-",
+        r.get("download_mbit") or "-",
         r["runtime"],
         c.get("organization_id") or "(global)",
     ]
 
 
-CLASS_HEADERS = ["NAME", "CPU", "MEMORY_MIB", "DISK_GIB", "PIDS", "RUNTIME", "ORG"]
+CLASS_HEADERS = [
+    "NAME", "CPU", "MEMORY_MIB", "DISK_GIB", "PIDS", "UP_MBIT", "DOWN_MBIT", "RUNTIME", "ORG",
+]  # fmt: skip
 
 
 @class_.command("list")
@@ -109,6 +113,10 @@ def class_list(org: str | None, output: str) -> None:
 @click.option("--upload", "upload_mbit", type=int, help="Mbit/s")
 @click.option("--download", "download_mbit", type=int, help="Mbit/s")
 @click.option("--runtime", type=click.Choice(["container", "sandbox"]), default="container")
+@click.option(
+    "--keep-writable-layer", is_flag=True, default=None,
+    help="Back up installed packages and home directories at stop, not only the workspace.",
+)  # fmt: skip
 @click.option("--description", default="")
 @OUTPUT_OPTION
 def class_create(

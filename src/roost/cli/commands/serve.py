@@ -122,6 +122,10 @@ def host_options(func: "Callable[..., Any]") -> "Callable[..., Any]":
         click.option("--nft-table", default="roost", show_default=True,
                      help="nftables table (and network-namespace prefix) of this runner."),
         click.option("--cgroup-parent", default="roost", show_default=True),
+        click.option("--cpu-control/--no-cpu-control", default=True, show_default=True,
+                     help="Fair CPU shares with burst budgets; off: the class CPU is a fixed cap."),
+        click.option("--disk-quotas/--no-disk-quotas", default=True, show_default=True,
+                     help="A filesystem of the class's size per environment."),
         click.option("--ids-dir", type=click.Path(path_type=Path),
                      default=Path("/var/lib/roost/ids"), show_default=True,
                      help="Host-wide uid-range allocations."),
@@ -131,6 +135,25 @@ def host_options(func: "Callable[..., Any]") -> "Callable[..., Any]":
                      help="Environments this runner takes at most."),
         click.option("--insecure-registry", "insecure_registries", multiple=True,
                      help="Registry to reach over plain HTTP (loopback always is)."),
+        click.option("--ssh-listen", default=None,
+                     help="SSH gateway address (default: 0.0.0.0:2222 for `roost runner`, "
+                          "the --listen port + 2 for `roost up`; `off`: no gateway)."),
+        click.option("--ssh-address", default=None,
+                     help="HOST:PORT users give ssh, if not the gateway's own address."),
+        click.option("--proxy-domain", default=None,
+                     help="Port proxy: <port>-<env-id>.DOMAIN (default: from the access URL; "
+                          "localhost for a loopback or bare-address runner)."),
+        click.option("--backup-repository", default=None,
+                     help="Backups: a directory (default /var/lib/roost/backups; for `roost up` "
+                          "<data-dir>/backups) or s3:https://HOST/BUCKET/PREFIX (AWS_* "
+                          "credentials from the environment)."),
+        click.option("--backup-interval", "backup_interval_seconds", type=float, default=3600.0,
+                     show_default=True,
+                     help="Seconds between backups of running environments (0: only at stop)."),
+        click.option("--backup-limit-upload", "backup_limit_upload_kib", type=int, default=None,
+                     help="Backup upload limit, KiB/s."),
+        click.option("--backup-limit-download", "backup_limit_download_kib", type=int,
+                     default=None, help="Restore download limit, KiB/s."),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)
@@ -139,8 +162,17 @@ def host_options(func: "Callable[..., Any]") -> "Callable[..., Any]":
 
 def _host_settings(kwargs: dict[str, Any]) -> dict[str, Any]:
     keys = ("bridge", "subnet", "nft_table", "cgroup_parent", "ids_dir", "images_dir",
-            "insecure_registries", "max_environments")  # fmt: skip
-    return {k: kwargs.pop(k) for k in keys}
+            "insecure_registries", "max_environments", "cpu_control", "disk_quotas",
+            "ssh_listen", "ssh_address",
+            "proxy_domain", "backup_repository",
+            "backup_interval_seconds", "backup_limit_upload_kib",
+            "backup_limit_download_kib")  # fmt: skip
+    found = {k: kwargs.pop(k) for k in keys}
+    if found["ssh_listen"] == "off":
+        found["ssh_listen"] = ""  # no gateway
+    if found["backup_repository"] is None:
+        del found["backup_repository"]  # the runner's default
+    return found
 
 
 @click.group("runner", invoke_without_command=True)
@@ -165,6 +197,8 @@ def runner(ctx: click.Context, /, **kwargs: Any) -> None:
     from roost.runner.config import RunnerConfig
 
     host = _host_settings(kwargs)
+    if host["ssh_listen"] is None:
+        host["ssh_listen"] = "0.0.0.0:2222"  # every interface, like sshd
     config = RunnerConfig(
         server_url=kwargs["server_url"],
         data_dir=kwargs["data_dir"] or default_data_dir() / "runner",
@@ -271,14 +305,19 @@ def up(data_dir: Path, listen: str, access_listen: str | None, plane_only: bool,
         if plane_only:
             await plane
             return
-        config = await _local_runner_config(settings, data_dir, access, _host_settings(host))
+        runner_host = _host_settings(host)
+        if runner_host["ssh_listen"] is None:
+            runner_host["ssh_listen"] = f"{host_name_}:{port + 2}"
+        runner_host.setdefault("backup_repository", str(data_dir / "backups"))
+        config = await _local_runner_config(settings, data_dir, access, runner_host)
         runner_ready = asyncio.Event()
         runner_task = asyncio.create_task(_runner_main(config, runner_ready))
         await asyncio.wait({asyncio.create_task(runner_ready.wait()), runner_task},
                            return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
         if runner_ready.is_set():
-            click.echo(f"local runner {config.name} is ready (access {config.public_access_url})",
-                       err=True)  # fmt: skip
+            ssh = f", ssh {config.public_ssh_address}" if config.public_ssh_address else ""
+            click.echo(f"local runner {config.name} is ready (access {config.public_access_url}"
+                       f"{ssh})", err=True)  # fmt: skip
         await asyncio.gather(plane, runner_task)
 
     run_service(_run_until_signal(main()))
@@ -303,7 +342,8 @@ async def _local_runner_config(
             token = r.json()["secret"]
     return RunnerConfig(
         server_url=settings.public_url, data_dir=runner_dir, name=host_name(),
-        registration_token=token, access_listen=access, access_url=f"http://{access}", **host,
+        registration_token=token, access_listen=access, access_url=f"http://{access}",
+        allow_local_repos=True, **host,
     )  # fmt: skip
 
 

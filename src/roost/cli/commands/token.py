@@ -66,9 +66,10 @@ def whoami(output: str) -> None:
     doc = client().get("/whoami")
     user = doc.get("user") or {}
     orgs = ", ".join(f"{m['organization_id']}:{m['role']}" for m in doc.get("memberships", []))
+    dotfiles = user.get("dotfiles_url") or "-"
     show(
         doc,
         output,
-        [[doc["kind"], user.get("name", ""), user.get("is_admin", ""), orgs]],
-        ["KIND", "NAME", "ADMIN", "ORGANIZATIONS"],
+        [[doc["kind"], user.get("name", ""), user.get("is_admin", ""), orgs, dotfiles]],
+        ["KIND", "NAME", "ADMIN", "ORGANIZATIONS", "DOTFILES"],
     )

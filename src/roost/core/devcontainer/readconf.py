@@ -33,12 +33,17 @@ def resolve(
     *,
     local_env: dict[str, str] | None = None,
     id_labels: dict[str, str] | None = None,
+    default_folder: str | None = None,
 ) -> Resolved:
+    """``default_folder`` is the workspace folder inside when the file names none (the
+    reference CLI: ``/workspaces/<local folder name>``; Roost: ``/workspaces/<repository>``)."""
     text = _read(path)
     raw = jsonc.loads(text, path)
     config, warnings = model.validate(raw, str(path), text)
     folder = str(local_folder)
-    container_folder = config.workspace_folder or f"/workspaces/{local_folder.name}"
+    container_folder = (
+        config.workspace_folder or default_folder or f"/workspaces/{local_folder.name}"
+    )
     variables = Variables(
         local_workspace_folder=folder,
         container_workspace_folder=container_folder,

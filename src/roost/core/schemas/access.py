@@ -7,13 +7,18 @@ secrets then flow between the user and the runner only.
 """
 
 from datetime import datetime
+from typing import Literal
 
 from roost.core.schemas.base import Input, Output
+
+TicketPurpose = Literal["exec", "logs", "automations"]
+"""What a ticket opens on the runner: ``/exec/<id>``, ``/logs/<id>`` or ``/automations/<id>``.
+A ticket is good for its purpose only."""
 
 
 class ExecTicket(Output):
     url: str
-    """WebSocket URL of the runner's exec endpoint for this environment."""
+    """The runner's endpoint for this environment and purpose (a WebSocket URL for exec)."""
     ticket: str
     expires_at: datetime
 

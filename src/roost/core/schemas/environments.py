@@ -10,7 +10,7 @@ up on every spec change; a runner acknowledges the version it acted on in
 from datetime import datetime
 from typing import Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from roost.core.schemas.base import Condition, Input, Output
 from roost.core.schemas.organizations import NAME_PATTERN, Admission
@@ -38,6 +38,7 @@ CONDITION_PARTS = (
     "automations",
     "ports",
     "backup",
+    "resources",
 )
 
 
@@ -47,6 +48,9 @@ class Content(Input):
     repo_url: str | None = None
     ref: str | None = None
     full_history: bool = False
+    credential_secret: str | None = None
+    """Name of a secret visible to the environment that opens a private repository over
+    HTTPS: ``TOKEN`` or ``USER:TOKEN`` (see ``roost secret set``)."""
 
 
 class Port(Input):
@@ -64,6 +68,10 @@ class EnvironmentSpec(Input):
     desired_phase: DesiredPhase = "running"
     class_name: str = Field(default="default", alias="class")
     resources: Resources = Field(default_factory=Resources)
+    egress_allow: list[str] | None = None
+    """Where the environment may connect to (IPv4 CIDRs; ``None``: anywhere). The plane sets it
+    from the organization's policy on every spec write, as it sets ``resources`` from the
+    class: what a client sends is replaced."""
     image: str | None = None
     """Image reference; ``None`` uses the runner's default (built by ``roost image build-base``)."""
     content: Content = Field(default_factory=Content)
@@ -74,12 +82,22 @@ class EnvironmentSpec(Input):
     ssh_public_keys: list[str] = Field(default_factory=list)
     timeout_seconds: int | None = Field(default=None, ge=60)
     """Idle timeout; ``None`` uses the organization's default."""
+    keep_alive_sessions: bool = False
+    """Count an open SSH session as activity even when no traffic flows (idle stop)."""
     runner: str | None = None
     """Pin to a runner (id or name)."""
     region: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("ports")
+    @classmethod
+    def _unique_ports(cls, ports: list[Port]) -> list[Port]:
+        numbers = [p.port for p in ports]
+        if len(set(numbers)) != len(numbers):
+            raise ValueError("each port may appear once")
+        return ports
 
 
 class EnvironmentCreate(Input):

@@ -1,9 +1,10 @@
 """Organizations, users, memberships."""
 
+import ipaddress
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from roost.core.schemas.base import Input, Output
 
@@ -18,7 +19,21 @@ class OrgPolicy(Input):
     max_port_admission: Admission = "public"
     max_idle_timeout_seconds: int | None = Field(default=None, ge=60)
     egress_allow: list[str] | None = None
-    """CIDRs environments may reach; ``None`` allows all egress (metadata and host stay blocked)."""
+    """IPv4 addresses or networks (CIDR) environments may connect to; ``None`` allows all
+    egress, ``[]`` none (the environments' nameservers stay reachable). The host, other
+    environments and 169.254.169.254 stay blocked whatever the list says. A change applies to
+    running environments at once."""
+
+    @field_validator("egress_allow")
+    @classmethod
+    def _cidrs(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        try:
+            networks = [ipaddress.IPv4Network(item.strip(), strict=False) for item in value]
+        except ValueError as exc:
+            raise ValueError(f"egress_allow takes IPv4 addresses or networks: {exc}") from exc
+        return [str(n) for n in ipaddress.collapse_addresses(networks)]
 
 
 class OrganizationCreate(Input):
@@ -48,6 +63,7 @@ class User(Output):
     email: str | None = None
     is_admin: bool = False
     created_at: datetime
+    dotfiles_url: str | None = None
 
 
 class MembershipCreate(Input):

@@ -21,6 +21,9 @@ class Resources(Input):
     upload_mbit: int | None = Field(default=None, ge=1)
     download_mbit: int | None = Field(default=None, ge=1)
     runtime: Runtime = "container"
+    keep_writable_layer: bool = False
+    """Back up the writable layer (installed packages, home directory) with the workspace at
+    stop, so a start on another runner has them too; projects can ask for it as well."""
 
 
 class EnvironmentClassCreate(Input):

@@ -29,7 +29,15 @@ class RunnerInfo(Input):
     access_url: str | None = None
     """Where users reach this runner's exec endpoint and port proxy (http://host:port)."""
     ssh_address: str | None = None
+    """Where users reach this runner's SSH gateway (host:port); ``None``: no gateway."""
+    ssh_host_key: str | None = None
+    """The gateway's public host key (OpenSSH one-line form), for clients' known_hosts."""
+    proxy_domain: str | None = None
+    """Port proxy host form: ``<port>-<env-id>.<proxy_domain>`` (see ``roost.core.access_urls``)."""
     images: list[str] = Field(default_factory=list)
+    backup_location: str | None = None
+    """Where this runner keeps backups (``file://<machine-id>/<dir>`` or an S3 URL): runners
+    with the same location can restore each other's environments."""
 
 
 class RunnerRegister(Input):
@@ -53,7 +61,10 @@ class Runner(Output):
     version: str = ""
     access_url: str | None = None
     ssh_address: str | None = None
+    ssh_host_key: str | None = None
+    proxy_domain: str | None = None
     images: list[str] = Field(default_factory=list)
+    backup_location: str | None = None
     state: RunnerState = "offline"
     last_heartbeat: datetime | None = None
     created_at: datetime

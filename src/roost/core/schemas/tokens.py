@@ -11,7 +11,11 @@ from pydantic import Field
 
 from roost.core.schemas.base import Input, Output
 
-TokenScope = Literal["user", "runner", "environment", "registration"]
+TokenScope = Literal[
+    "user", "runner", "environment", "registration",
+    "proxy_login",  # one-use, a minute: turns into a proxy session at a runner
+    "proxy",  # a proxy session: opens proxied ports of one environment, not the API
+]  # fmt: skip
 
 
 class TokenCreate(Input):

@@ -2,6 +2,8 @@
 
 Client → runner:
   1. a text frame: ``{"argv": [...], "tty": bool, "rows": int, "cols": int, "env": {}, "cwd": str}``
+     and optionally ``"user": "uid[:gid]"`` (numeric; default: the environment's session user).
+     Choosing one gives nothing away: whoever may exec is root inside anyway.
   2. binary frames: stdin bytes
   3. text frames: ``{"resize": [rows, cols]}``, ``{"eof": true}``, ``{"signal": N}``
 Runner → client:
@@ -19,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import signal
 from typing import Any
 
@@ -28,6 +31,7 @@ from roost.runner.runtime.base import ExecProcess, ExecRequest
 
 log = logging.getLogger(__name__)
 STDOUT, STDERR = 1, 2
+USER = re.compile(r"[0-9]{1,10}(:[0-9]{1,10})?")
 
 
 def parse_request(doc: dict[str, Any]) -> ExecRequest:
@@ -37,11 +41,15 @@ def parse_request(doc: dict[str, Any]) -> ExecRequest:
     env = doc.get("env") or {}
     if not isinstance(env, dict):
         raise TypeError("env must be an object")
+    user = doc.get("user")
+    if user is not None and not (isinstance(user, str) and USER.fullmatch(user)):
+        raise ValueError('user must be a numeric "uid" or "uid:gid"')
     return ExecRequest(
         argv=argv,
         tty=bool(doc.get("tty")),
         env={str(k): str(v) for k, v in env.items()},
         cwd=doc.get("cwd") or None,
+        user=user,
         rows=int(doc.get("rows") or 24),
         cols=int(doc.get("cols") or 80),
     )

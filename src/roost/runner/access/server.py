@@ -1,23 +1,28 @@
-"""The runner's access server (aiohttp): ``GET /exec/<env-id>`` upgrades to an exec stream.
+"""The runner's access server (aiohttp): exec streams and the port proxy.
 
-Every request carries a one-use ticket from the plane (``Authorization: Bearer``); the runner has
-the plane check and spend it before anything runs. Refusals are plain HTTP errors with a message,
-given before the upgrade, so clients never hang.
+* ``GET /exec/<env-id>`` upgrades to an exec stream. Every request carries a one-use ticket from
+  the plane (``Authorization: Bearer``); the runner has the plane check and spend it before
+  anything runs. Refusals are plain HTTP errors with a message, given before the upgrade, so
+  clients never hang.
+* Requests for ``<port>-<env-id>.<domain>`` (any path) and for ``/p/<env-id>/<port>/...`` go to
+  the port proxy (``proxy.py``), ahead of the routes above.
 """
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
 from roost.core.errors import RoostError
 from roost.core.schemas.access import TicketGrant
 from roost.runner.access import execws
+from roost.runner.access.proxy import PortProxy
 from roost.runner.runtime.base import RuntimeDriver, RuntimeFailure
 
 log = logging.getLogger(__name__)
 Verify = Callable[[str, str], Awaitable[TicketGrant]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _refuse(status: int, message: str) -> web.Response:
@@ -25,12 +30,20 @@ def _refuse(status: int, message: str) -> web.Response:
 
 
 class AccessServer:
-    def __init__(self, driver: RuntimeDriver, verify: Verify) -> None:
+    def __init__(
+        self,
+        driver: RuntimeDriver,
+        verify: Verify,
+        proxy: PortProxy | None = None,
+        routes: Sequence[web.RouteDef] = (),
+    ) -> None:
         self.driver = driver
         self.verify = verify
-        self.app = web.Application()
+        self.proxy = proxy
+        self.app = web.Application(middlewares=[self.proxy_first] if proxy else [])
         self.app.router.add_get("/exec/{env_id}", self.exec_handler)
         self.app.router.add_get("/healthz", self.health)
+        self.app.router.add_routes(routes)  # logs and automations (runner/userparts.py)
         self.runner: web.AppRunner | None = None
 
     async def start(self, host: str, port: int) -> None:
@@ -41,6 +54,16 @@ class AccessServer:
     async def stop(self) -> None:
         if self.runner is not None:
             await self.runner.cleanup()
+        if self.proxy is not None:
+            await self.proxy.close()
+
+    @web.middleware
+    async def proxy_first(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Proxied hosts and paths go to the proxy whatever the path; the rest is routed."""
+        target = self.proxy.target(request) if self.proxy else None
+        if self.proxy is None or target is None:
+            return await handler(request)
+        return await self.proxy.handle(request, target)
 
     async def health(self, _: web.Request) -> web.Response:
         return web.Response(text="ok")

@@ -16,6 +16,8 @@ What an environment can and cannot do:
   gateway when the host's resolver is on loopback: ``resolv.py``, ``dns.py``).
 * It cannot reach other environments: bridge ports are isolated, and the firewall rejects
   bridge-to-bridge forwarding in case ``br_netfilter`` is loaded (``ruleset.py``).
+* Its upload and download are capped by its class (``shaping.py``), and its organization may
+  restrict where it connects to (``egress.py``).
 * It cannot reach the host itself -- loopback services, the runner's API, sshd, any host
   address -- nor the ``blocked`` networks (cloud metadata, 169.254.169.254) (``ruleset.py``).
 * Its root cannot change any of this: root inside the environment's user namespace has no
@@ -25,14 +27,17 @@ What an environment can and cannot do:
 Modules, bottom up: ``model`` (config, results, names), ``ipam`` (addresses), ``netns``
 (namespaces via ``unshare``/``setns``, no ``ip``), ``links`` (netlink), ``host`` and ``envs``
 (what is built, on the ``worker`` thread), ``ruleset`` (nftables), ``resolv``/``dns``,
-``network`` (the :class:`Network` facade), ``fake`` (:class:`FakeNetwork` for tests above).
+``network`` (the :class:`Network` facade), ``fake`` (:class:`FakeNetwork` for tests above),
+``shaping`` (bandwidth caps with tc) and ``egress`` (organization allow-lists).
 """
 
 from roost.runner.network.fake import FakeNetwork
 from roost.runner.network.model import EnvNetwork, NetworkConfig, NetworkDriver, NetworkError
 from roost.runner.network.network import Network
+from roost.runner.network.shaping import Caps
 
 __all__ = [
+    "Caps",
     "EnvNetwork",
     "FakeNetwork",
     "Network",

@@ -7,6 +7,7 @@ can look at ``calls`` and pre-fill or drop entries of ``envs`` to simulate lefto
 
 from roost.runner.network.model import EnvNetwork, NetworkConfig, check_env_id, check_hostname
 from roost.runner.network.resolv import render_hosts
+from roost.runner.network.shaping import Caps
 
 
 class FakeNetwork:
@@ -17,6 +18,8 @@ class FakeNetwork:
         self.envs: dict[str, EnvNetwork] = {}
         self.calls: list[tuple[str, ...]] = []
         self.host_ready = False
+        self.caps: dict[str, Caps] = {}
+        self.egress: dict[str, list[str] | None] = {}
 
     async def setup_host(self) -> None:
         self.calls.append(("setup_host",))
@@ -40,6 +43,14 @@ class FakeNetwork:
     async def delete(self, env_id: str) -> None:
         self.calls.append(("delete", env_id))
         self.envs.pop(env_id, None)
+
+    async def set_caps(self, env_id: str, caps: Caps) -> None:
+        self.calls.append(("set_caps", env_id))
+        self.caps[env_id] = caps
+
+    async def set_egress(self, env_id: str, allow: list[str] | None) -> None:
+        self.calls.append(("set_egress", env_id))
+        self.egress[env_id] = allow
 
     def _make(self, env_id: str, hostname: str) -> EnvNetwork:
         network = self.config.network

@@ -13,9 +13,12 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from roost.core.errors import PermanentError
+
+if TYPE_CHECKING:
+    from roost.runner.network.shaping import Caps
 
 NETNS_DIR = Path("/run/netns")
 """Where named network namespaces live; the same place as ``ip netns``, so its tools work."""
@@ -142,5 +145,9 @@ class NetworkDriver(Protocol):
     async def inspect(self, env_id: str) -> EnvNetwork | None: ...
 
     async def delete(self, env_id: str) -> None: ...
+
+    async def set_caps(self, env_id: str, caps: "Caps") -> None: ...
+
+    async def set_egress(self, env_id: str, allow: list[str] | None) -> None: ...
 
     def list(self) -> list[str]: ...

@@ -13,13 +13,16 @@ existing one, same address), ``delete`` removes any part, and ``list`` names eve
 with a netns or an address, for finding leftovers.
 
 Blocking work (netlink, namespaces, sysctls, files) runs on one worker thread (``worker.py``);
-the event loop only waits. ``create`` takes a few milliseconds and spawns no process.
+the event loop only waits. ``create`` takes a few milliseconds and spawns no process. Limits
+are separate calls the reconciler makes when a class or policy asks for them, so unlimited
+environments pay nothing: ``set_caps`` (bandwidth, ``shaping.py``) and ``set_egress`` (an
+organization's allow-list, ``egress.py``).
 """
 
 import logging
 import os
 
-from roost.runner.network import envs, host, ruleset
+from roost.runner.network import egress, envs, host, ruleset, shaping
 from roost.runner.network.dns import DNS_PORT, DnsRelay
 from roost.runner.network.ipam import AddressPool
 from roost.runner.network.model import (
@@ -36,6 +39,7 @@ from roost.runner.network.resolv import (
     render_hosts,
     render_resolv_conf,
 )
+from roost.runner.network.shaping import Caps
 from roost.runner.network.worker import NetworkWorker
 
 log = logging.getLogger(__name__)
@@ -144,6 +148,26 @@ class Network:
         envs.destroy(self._worker.host_raw(), self.config, env_id)
         self._pool.release(env_id)
         (self._hostnames / env_id).unlink(missing_ok=True)
+
+    async def set_caps(self, env_id: str, caps: Caps) -> None:
+        """Upload and download caps (``shaping.py``); ``None`` fields remove a cap."""
+        check_env_id(env_id)
+        await self._worker.run(self._set_caps, env_id, caps)
+
+    def _set_caps(self, env_id: str, caps: Caps) -> None:
+        shaping.apply(self._worker.host_rtnl(), self.config, env_id, caps)
+
+    async def set_egress(self, env_id: str, allow: list[str] | None) -> None:
+        """Restrict egress to ``allow`` (CIDRs; empty: nowhere), or lift it (``None``)."""
+        check_env_id(env_id)
+        if allow is None:
+            text = egress.render_delete()
+        else:
+            text = egress.render(
+                egress.normalize(allow), str(self.config.gateway),
+                self._dns_plan().env_nameservers,
+            )  # fmt: skip
+        await self._worker.run(egress.apply, self.config, env_id, text)
 
     @property
     def dns_relay(self) -> DnsRelay | None:

@@ -57,8 +57,9 @@ Why each part:
   Docker's ``FORWARD`` policy) also drops environment traffic.
 
 The file starts with ``table inet X {}`` and ``delete table inet X``: applied as one ``nft -f``
-transaction, that replaces the table atomically whether it existed or not. Egress allow-lists
-(a later issue) will be a set and one rule in ``forward_from_envs``; bandwidth limits are tc.
+transaction, that replaces the table atomically whether it existed or not. Organizations'
+egress allow-lists are not here but in each environment's own netns (``egress.py``: no key
+needed, nothing to forge); bandwidth caps are tc (``shaping.py``).
 """
 
 import asyncio

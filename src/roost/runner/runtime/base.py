@@ -54,6 +54,9 @@ class Stats:
     cpu_usage_ns: int = 0
     pids: int = 0
     oom_kills: int = 0
+    disk_used_bytes: int = 0
+    disk_limit_bytes: int = 0
+    """Used plus what processes inside may still write (the quota, until it is exceeded)."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,9 @@ class ExecRequest:
     tty: bool = False
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: str | None = None
-    user: str = "0:0"
+    user: str | None = None
+    """``uid:gid`` inside; ``None`` means the environment's session user (its devcontainer's
+    ``remoteUser``, see ``runner/sessions.py``), and root for a driver used directly."""
     rows: int = 24
     cols: int = 80
 
@@ -106,7 +111,8 @@ class RuntimeDriver(Protocol):
     async def inspect(self, env_id: str) -> Inspection: ...
 
     async def update_resources(self, env_id: str, resources: Resources) -> list[str]:
-        """Apply new limits live; returns the limits that need a restart to change."""
+        """Apply new limits live; returns the limits that did not change, each as its
+        ``Resources`` field name, optionally followed by ``": <why, in words>"``."""
         ...
 
     async def stats(self, env_id: str) -> Stats: ...
@@ -139,3 +145,39 @@ async def run(argv: Sequence[str], *, input_: bytes | None = None, timeout: floa
 
 class RuntimeFailure(Exception):
     """A runtime tool failed; the message carries its own words."""
+
+
+class WrappedDriver:
+    """A driver that forwards every call to ``inner``; subclasses change ``exec`` (session
+    defaults, secret variables) and leave the lifecycle alone."""
+
+    def __init__(self, inner: RuntimeDriver) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    async def exec(self, env_id: str, request: ExecRequest) -> ExecProcess:
+        return await self.inner.exec(env_id, request)
+
+    async def prepare(self, spec: RuntimeSpec) -> None:
+        await self.inner.prepare(spec)
+
+    async def start(self, spec: RuntimeSpec) -> None:
+        await self.inner.start(spec)
+
+    async def stop(self, env_id: str, grace: float) -> None:
+        await self.inner.stop(env_id, grace)
+
+    async def delete(self, env_id: str) -> None:
+        await self.inner.delete(env_id)
+
+    async def inspect(self, env_id: str) -> Inspection:
+        return await self.inner.inspect(env_id)
+
+    async def update_resources(self, env_id: str, resources: Resources) -> list[str]:
+        return await self.inner.update_resources(env_id, resources)
+
+    async def stats(self, env_id: str) -> Stats:
+        return await self.inner.stats(env_id)
+
+    async def list(self) -> list[str]:
+        return await self.inner.list()

@@ -8,7 +8,7 @@ from roost.core.schemas.organizations import (
     OrganizationUpdate,
 )
 from roost.server.api.deps import Auth, Ctx
-from roost.server.services import organizations
+from roost.server.services import org_policies, organizations
 
 router = APIRouter(prefix="/api/v1/organizations", tags=["organizations"])
 
@@ -32,7 +32,7 @@ async def get_organization(ctx: Ctx, who: Auth, org: str) -> Organization:
 async def update_organization(
     ctx: Ctx, who: Auth, org: str, body: OrganizationUpdate
 ) -> Organization:
-    return await organizations.update_policy(ctx, who, org, body)
+    return await org_policies.update_policy(ctx, who, org, body)
 
 
 @router.get("/{org}/members")

@@ -11,14 +11,16 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost.core.errors import Conflict, Forbidden, NotFound, Unauthenticated
-from roost.core.schemas.access import ExecTicket, TicketGrant, TicketVerify
+from roost.core.schemas.access import ExecTicket, TicketGrant, TicketPurpose, TicketVerify
 from roost.core.schemas.runners import RunnerInfo
 from roost.server.services import audit, environments, tokens
 from roost.server.services.context import Context, Principal
 from roost.server.store.rows import EnvironmentRow, RunnerRow, UserRow
 
 
-async def exec_ticket(ctx: Context, principal: Principal, env_id: str) -> ExecTicket:
+async def exec_ticket(
+    ctx: Context, principal: Principal, env_id: str, purpose: TicketPurpose = "exec"
+) -> ExecTicket:
     now = ctx.clock.now()
     async with ctx.db.write() as session:
         env = await environments.load(session, principal, env_id)
@@ -39,15 +41,17 @@ async def exec_ticket(ctx: Context, principal: Principal, env_id: str) -> ExecTi
             raise Conflict("the environment's runner does not accept connections (no access URL)")
         seconds = ctx.settings.exec_ticket_seconds
         _, ticket = await tokens.issue(
-            session, now, scope="environment", name="exec ticket", user_id=principal.user_id,
+            session, now, scope="environment", name=f"{purpose} ticket", user_id=principal.user_id,
             environment_id=env.id, expires_in=seconds,
         )  # fmt: skip
-        audit.record(session, now, principal, "environment.exec_ticket", "environment", env.id,
-                     organization_id=env.organization_id)  # fmt: skip
-    ws = access.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+        audit.record(session, now, principal, f"environment.{purpose}_ticket", "environment",
+                     env.id, organization_id=env.organization_id)  # fmt: skip
+    if purpose == "exec":
+        access = access.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
     return ExecTicket(
-        url=f"{ws}/exec/{env_id}", ticket=ticket, expires_at=now + timedelta(seconds=seconds)
-    )
+        url=f"{access}/{purpose}/{env_id}", ticket=ticket,
+        expires_at=now + timedelta(seconds=seconds),
+    )  # fmt: skip
 
 
 async def verify_ticket(
@@ -89,6 +93,7 @@ async def _check_ticket(
     env = await session.get(EnvironmentRow, body.environment_id)
     valid = (
         row.scope == "environment" and row.environment_id == body.environment_id
+        and row.name == f"{body.purpose} ticket"
         and env is not None and env.runner_id == runner_id and env.owner_id == row.user_id
     )  # fmt: skip
     if not valid:

@@ -45,6 +45,8 @@ async def report(
             status.endpoints = body.endpoints
         if body.last_activity is not None:
             status.last_activity = body.last_activity
+        if body.phase == "running" and row.phase != "running":
+            status.last_activity = now  # starting is activity: the idle clock starts afresh
         await write(session, row, now, status, body.phase)
         return environments.to_schema(row)
 

@@ -24,6 +24,7 @@ from roost.core.schemas.environments import (
     EnvironmentStatus,
     Metadata,
 )
+from roost.core.schemas.organizations import OrgPolicy
 from roost.core.schemas.projects import Resources
 from roost.server.services import (
     audit,
@@ -31,11 +32,12 @@ from roost.server.services import (
     events,
     organizations,
     pagination,
+    ports,
     projects,
     scheduling,
 )
 from roost.server.services.context import Context, Principal
-from roost.server.store.rows import EnvironmentRow, ProjectRow
+from roost.server.store.rows import EnvironmentRow, OrganizationRow, ProjectRow
 
 
 def to_schema(row: EnvironmentRow) -> Environment:
@@ -109,6 +111,7 @@ async def emit(
 async def create(ctx: Context, principal: Principal, body: EnvironmentCreate) -> Environment:
     if principal.kind != "user":
         raise NotFound("only users create environments")
+    await ports.enforce(ctx, principal, body.spec, body.organization)
     now = ctx.clock.now()
     async with ctx.db.write() as session:
         org = await organizations.default_for(session, principal, body.organization)
@@ -119,6 +122,7 @@ async def create(ctx: Context, principal: Principal, body: EnvironmentCreate) ->
         )
         spec = _apply_project_defaults(body.spec, project)
         spec = await _with_class(session, org.id, spec)
+        spec = await _with_policy(session, org.id, spec)
         name = body.name or await _free_name(session, org.id, _name_hint(spec, project))
         if await _name_taken(session, org.id, name):
             raise Conflict(
@@ -151,6 +155,7 @@ async def create(ctx: Context, principal: Principal, body: EnvironmentCreate) ->
             row.id,
             organization_id=org.id,
         )
+        ports.audit_changes(session, now, principal, row, [], spec.ports)
         return to_schema(row)
 
 
@@ -193,6 +198,7 @@ async def update_spec(
     ctx: Context, principal: Principal, env_id: str, spec: EnvironmentSpec
 ) -> Environment:
     """Replace the spec; ``spec.spec_version`` must be the version the caller read."""
+    await ports.enforce(ctx, principal, spec, None, (env_id, can_see))
     now = ctx.clock.now()
     async with ctx.db.write() as session:
         row = await load(session, principal, env_id, for_update=True)
@@ -205,8 +211,11 @@ async def update_spec(
             )
         _check_transition(row, spec.desired_phase)
         spec = await _with_class(session, row.organization_id, spec)
+        spec = await _with_policy(session, row.organization_id, spec)
+        old_ports = EnvironmentSpec.model_validate(row.spec).ports
         _set_spec(row, spec)
         await emit(session, row, now, "MODIFIED")
+        ports.audit_changes(session, now, principal, row, old_ports, spec.ports)
         audit.record(
             session,
             now,
@@ -260,6 +269,11 @@ def _check_transition(row: EnvironmentRow, desired: str) -> None:
         )
 
 
+def replace_spec(row: EnvironmentRow, spec: EnvironmentSpec) -> None:
+    """Store ``spec`` with a new ``spec_version`` (the caller emits the event and audits)."""
+    _set_spec(row, spec)
+
+
 def _set_spec(row: EnvironmentRow, spec: EnvironmentSpec) -> None:
     row.spec_version += 1
     _copy_spec(row, spec)
@@ -300,6 +314,18 @@ async def _with_class(session: AsyncSession, org_id: str, spec: EnvironmentSpec)
     spec = spec.model_copy(deep=True)
     spec.resources = Resources(**row.resources)
     return spec
+
+
+async def _with_policy(
+    session: AsyncSession, org_id: str, spec: EnvironmentSpec
+) -> EnvironmentSpec:
+    """The organization's egress allow-list, stamped into the spec like the class's resources
+    (a runner applies what the spec says; ``org_policies`` re-stamps when the policy changes)."""
+    org = await session.get(OrganizationRow, org_id)
+    allow = OrgPolicy(**org.policy).egress_allow if org is not None else None
+    if spec.egress_allow == allow:
+        return spec
+    return spec.model_copy(update={"egress_allow": allow})
 
 
 def _name_hint(spec: EnvironmentSpec, project: ProjectRow | None) -> str:

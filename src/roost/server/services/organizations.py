@@ -15,7 +15,6 @@ from roost.core.schemas.organizations import (
     MembershipCreate,
     Organization,
     OrganizationCreate,
-    OrganizationUpdate,
     OrgPolicy,
 )
 from roost.server.services import audit
@@ -99,28 +98,6 @@ async def list_orgs(ctx: Context, principal: Principal) -> list[Organization]:
 async def get(ctx: Context, principal: Principal, ref: str) -> Organization:
     async with ctx.db.read() as session:
         return to_schema(await resolve(session, principal, ref))
-
-
-async def update_policy(
-    ctx: Context, principal: Principal, ref: str, body: OrganizationUpdate
-) -> Organization:
-    now = ctx.clock.now()
-    async with ctx.db.write() as session:
-        row = await resolve(session, principal, ref)
-        if not principal.has_role(row.id, "admin"):
-            raise Forbidden("changing the policy needs the admin or owner role")
-        row.policy = body.policy.model_dump(mode="json")
-        audit.record(
-            session,
-            now,
-            principal,
-            "organization.policy",
-            "organization",
-            row.id,
-            organization_id=row.id,
-            details=row.policy,
-        )
-        return to_schema(row)
 
 
 def _membership(m: MembershipRow, user: UserRow) -> Membership:

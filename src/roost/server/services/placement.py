@@ -32,13 +32,22 @@ class Overcommit:
 
 
 def misfit(
-    runner: Runner, spec: EnvironmentSpec, allocated: Capacity, overcommit: Overcommit
+    runner: Runner,
+    spec: EnvironmentSpec,
+    allocated: Capacity,
+    overcommit: Overcommit,
+    backup_location: str | None = None,
 ) -> str | None:
-    """Why ``runner`` cannot take ``spec``, or None if it can."""
+    """Why ``runner`` cannot take ``spec``, or None if it can. An environment with a backup
+    (``backup_location``) goes only to runners that reach it: its work is there."""
     want = spec.resources
     cap = runner.capacity
     checks = [
         (runner.state != "online", "offline"),
+        (
+            bool(backup_location) and runner.backup_location != backup_location,
+            f"cannot reach the environment's backup at {backup_location}",
+        ),
         (
             bool(spec.runner) and spec.runner not in (runner.id, runner.name),
             "not the requested runner",
@@ -72,13 +81,15 @@ def place(
     runners: list[Runner],
     allocations: dict[str, Capacity],
     overcommit: Overcommit,
+    backup_location: str | None = None,
 ) -> Placement:
     if not runners:
         return Placement(None, "no runners are registered; start one with `roost runner`")
     fitting: list[Runner] = []
     reasons: list[str] = []
     for runner in sorted(runners, key=lambda r: r.name):
-        why = misfit(runner, spec, allocations.get(runner.id, Capacity()), overcommit)
+        allocated = allocations.get(runner.id, Capacity())
+        why = misfit(runner, spec, allocated, overcommit, backup_location)
         if why is None:
             fitting.append(runner)
         else:

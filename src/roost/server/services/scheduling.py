@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost.core.schemas.environments import EnvironmentSpec, EnvironmentStatus
-from roost.server.services import environment_status, runners
+from roost.server.services import backups, environment_status, runners
 from roost.server.services.placement import Overcommit, place
 from roost.server.settings import Settings
 from roost.server.store.rows import EnvironmentRow, RunnerRow
@@ -40,7 +40,10 @@ async def try_place(
     spec = EnvironmentSpec.model_validate(row.spec)
     candidates = list(await session.scalars(select(RunnerRow).with_for_update()))
     alloc = await runners.allocations(session)
-    decision = place(spec, [runners.to_schema(r) for r in candidates], alloc, overcommit(settings))
+    location = await backups.latest_location(session, row.id)
+    decision = place(
+        spec, [runners.to_schema(r) for r in candidates], alloc, overcommit(settings), location
+    )
     status = EnvironmentStatus(**row.status)
     if decision.runner is not None:
         name = decision.runner.name

@@ -14,8 +14,9 @@ from roost.server.store.rows import MembershipRow, UserRow
 
 def to_schema(row: UserRow) -> User:
     return User(
-        id=row.id, name=row.name, email=row.email, is_admin=row.is_admin, created_at=row.created_at
-    )
+        id=row.id, name=row.name, email=row.email, is_admin=row.is_admin, created_at=row.created_at,
+        dotfiles_url=row.dotfiles_url,
+    )  # fmt: skip
 
 
 async def find_user(session: AsyncSession, ref: str) -> UserRow:

@@ -71,6 +71,8 @@ class UserRow(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
+    dotfiles_url: Mapped[str | None] = mapped_column(Text, default=None)
+    """The user's dotfiles repository, installed into each new environment they own."""
 
 
 class MembershipRow(Base):
@@ -209,3 +211,96 @@ class CounterRow(Base):
     __tablename__ = "counters"
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class SshKeyRow(Base):
+    """A user's SSH public key; the gateway finds the user by the key's fingerprint."""
+
+    __tablename__ = "ssh_keys"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    """``SHA256:<base64>`` of the key blob: unique, so one key never opens two users' doors."""
+    algorithm: Mapped[str] = mapped_column(String(64))
+    public_key: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class BackupRepositoryRow(Base):
+    """One restic repository: per project, or per organization for environments without one.
+
+    ``password`` is restic's key to the repository, generated on first use and handed only to
+    runners (see ``services/backups.py``). It is stored as is: encrypting secrets at rest is
+    the secrets store's job, which this table should move to when it exists.
+    """
+
+    __tablename__ = "backup_repositories"
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    """``project-<id>`` or ``org-<id>``: also the repository's directory name."""
+    organization_id: Mapped[str] = mapped_column(ID)
+    project_id: Mapped[str | None] = mapped_column(ID)
+    password: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+
+
+class BackupRow(Base):
+    """A verified restic snapshot of an environment. Outlives the environment (no foreign key):
+    deleting an environment starts its backups' retention, it does not drop them."""
+
+    __tablename__ = "backups"
+    __table_args__ = (
+        Index("ix_backups_environment", "environment_id", "seq"),
+        Index("ix_backups_state", "state", "delete_after"),
+    )
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    environment_id: Mapped[str] = mapped_column(ID)
+    seq: Mapped[int] = mapped_column(Integer, default=1)
+    """1, 2, 3... per environment: the latest backup is the highest (timestamps can tie)."""
+    organization_id: Mapped[str] = mapped_column(ID)
+    project_id: Mapped[str | None] = mapped_column(ID)
+    repository: Mapped[str] = mapped_column(String(80))
+    location: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16), default="stop")
+    state: Mapped[str] = mapped_column(String(16), default="kept")
+    """``kept``, or ``deleting`` once ``delete_after`` is set (superseded, or its environment
+    deleted): any runner at ``location`` forgets it after that time and the row goes."""
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    added_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    files: Mapped[int] = mapped_column(BigInteger, default=0)
+    duration_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    writable_layer: Mapped[bool] = mapped_column(Boolean, default=False)
+    image_ref: Mapped[str] = mapped_column(Text, default="")
+    image_digest: Mapped[str] = mapped_column(String(80), default="")
+    runner_id: Mapped[str | None] = mapped_column(ID)
+    created_at: Mapped[datetime]
+    delete_after: Mapped[datetime | None]
+
+
+class SecretRow(Base):
+    """A secret, sealed (``services/crypto.py``): the value is never stored in clear.
+
+    ``scope_id`` is the organization, project or user the secret belongs to; a name is unique
+    within it. ``organization_id`` is set for organization and project secrets (listing and
+    audit), and ``None`` for user secrets, which follow their user into every organization.
+    """
+
+    __tablename__ = "secrets"
+    __table_args__ = (
+        UniqueConstraint("scope", "scope_id", "name"),
+        Index("ix_secrets_scope_id", "scope_id"),
+    )
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    scope_id: Mapped[str] = mapped_column(ID)
+    organization_id: Mapped[str | None] = mapped_column(ID)
+    name: Mapped[str] = mapped_column(String(63))
+    env_var: Mapped[str | None] = mapped_column(String(128))
+    file_path: Mapped[str | None] = mapped_column(Text)
+    key_id: Mapped[str] = mapped_column(String(16))
+    """Which master key sealed ``sealed_key`` (rotation opens old rows with the old key)."""
+    sealed_key: Mapped[str] = mapped_column(Text)
+    ciphertext: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(64), default="")

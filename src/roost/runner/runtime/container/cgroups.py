@@ -128,3 +128,73 @@ def set_cpu_quota(path: str, cpus: float, root: Path = ROOT) -> None:
     base = root / "cpu" / rel
     (base / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
     (base / "cpu.cfs_quota_us").write_text(str(quota))
+
+
+def _write(path: Path, value: str) -> str | None:
+    """Write a limit; the kernel's refusal, in words, or None."""
+    try:
+        path.write_text(value)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
+def _memory_v1(base: Path, limit: int, swap: bool) -> str | None:
+    """memsw must stay >= memory, so the order of the two writes depends on the direction."""
+    files = [base / "memory.limit_in_bytes"]
+    if swap:
+        memsw = base / "memory.memsw.limit_in_bytes"
+        files = [memsw, *files] if limit > _read_int(memsw) else [*files, memsw]
+    for path in files:
+        refused = _write(path, str(limit))
+        if refused:
+            return refused
+    return None
+
+
+def update(
+    path: str,
+    *,
+    cpus: float | None,
+    memory_bytes: int,
+    pids: int,
+    swap: bool,
+    root: Path = ROOT,
+) -> list[str]:
+    """Change a running cgroup's weight (unless ``cpus`` is None), memory and pids limits in
+    place (no process).
+
+    Returns ``"<limit>: <why>"`` for each limit left as it was. A memory limit below what the
+    environment uses now is not written: on v2 the kernel would OOM-kill to get there, on v1 it
+    refuses (EBUSY); it applies at the next start instead. A pids limit below the current count
+    applies at once (new forks fail until enough processes exit).
+    """
+    rel = path.strip("/")
+    v2 = (root / "cgroup.controllers").exists()
+    notes = []
+    used = stats(path, root)["memory"]
+    if used > memory_bytes:
+        notes.append(
+            f"memory_mib: the environment uses {used >> 20} MiB, more than the new limit of "
+            f"{memory_bytes >> 20} MiB; it applies at the next start"
+        )
+    elif v2:  # memory.swap.max stays 0 from the start: no swap beyond the limit
+        if refused := _write(root / rel / "memory.max", str(memory_bytes)):
+            notes.append(f"memory_mib: {refused}; it applies at the next start")
+    elif refused := _memory_v1(root / "memory" / rel, memory_bytes, swap):
+        notes.append(f"memory_mib: {refused}; it applies at the next start")
+    pids_file = root / rel / "pids.max" if v2 else root / "pids" / rel / "pids.max"
+    writes = [("pids", pids_file, str(pids))]
+    if cpus is not None:  # None: the CPU loop owns the weight
+        shares = max(2, int(cpus * 1024))
+        weight_file = root / rel / "cpu.weight" if v2 else root / "cpu" / rel / "cpu.shares"
+        writes.append(("cpu", weight_file, str(_shares_to_weight(shares) if v2 else shares)))
+    for name, target, value in writes:
+        if refused := _write(target, value):
+            notes.append(f"{name}: {refused}; it applies at the next start")
+    return notes
+
+
+def _shares_to_weight(shares: int) -> int:
+    """crun's conversion of v1 shares to a v2 weight."""
+    return 1 + ((max(2, min(262144, shares)) - 2) * 9999) // 262142

@@ -86,26 +86,14 @@ class Crun:
         await run(self._argv("update", "--resources", "-", name),
                   input_=json.dumps(resources).encode(), timeout=30)  # fmt: skip
 
-    def exec_argv(
-        self,
-        name: str,
-        argv: list[str],
-        *,
-        tty: bool,
-        console_socket: Path | None,
-        env: dict[str, str],
-        cwd: str | None,
-        user: str,
+    def exec_process_argv(
+        self, name: str, process_file: str, *, console_socket: Path | None
     ) -> list[str]:
-        args = ["exec"]
-        if tty:
+        """``crun exec`` of a whole OCI process document (command, user, cwd, variables)."""
+        args = ["exec", "--process", process_file]
+        if console_socket is not None:
             args += ["--tty", "--console-socket", str(console_socket)]
-        for key, value in env.items():
-            args += ["--env", f"{key}={value}"]
-        if cwd:
-            args += ["--cwd", cwd]
-        args += ["--user", user, name, *argv]
-        return self._argv(*args)
+        return self._argv(*args, name)
 
     def names(self) -> list[str]:
         if not self.root.exists():

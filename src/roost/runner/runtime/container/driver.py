@@ -8,6 +8,12 @@ Per environment, under ``<root>/<env-id>/``::
     rootfs/          the overlay: lower layers + upper
     etc/             hosts, hostname, resolv.conf, bind-mounted into the environment
 
+With disk quotas on (``disks``), ``<root>/<env-id>/`` is the mount point of the environment's own
+filesystem, which also holds its workspace (``runner/disks``): made and mounted before anything
+else, kept mounted while the environment is stopped, removed with it. With the CPU control loop
+on (``cpu``), the loop owns the CFS quota (``runner/cpu``); without it, the class's CPU is a
+fixed quota.
+
 Everything is idempotent and found again from disk and the kernel after a runner restart: a
 mount that exists is not mounted twice, a running container is left alone.
 """
@@ -18,11 +24,12 @@ import os
 import resource
 import shutil
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from roost.core.schemas.projects import Resources
+from roost.runner.cpu import CpuController
+from roost.runner.disks import Disks
 from roost.runner.idalloc import WORKSPACE_ID_BASE
 from roost.runner.runtime.base import (
     ExecProcess,
@@ -41,9 +48,18 @@ class ContainerDriver:
     name = "container"
 
     def __init__(
-        self, root: Path, *, init_binary: Path, cgroup_parent: str = "roost", crun: str = "crun"
+        self,
+        root: Path,
+        *,
+        init_binary: Path,
+        cgroup_parent: str = "roost",
+        crun: str = "crun",
+        cpu: CpuController | None = None,
+        disks: Disks | None = None,
     ) -> None:
         self.root = root
+        self.cpu = cpu
+        self.disks = disks
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.crun = Crun(root / ".crun", crun)
         self.init_binary = init_binary
@@ -66,6 +82,8 @@ class ContainerDriver:
         """Directories, the workspace and the root filesystem (the network is not needed yet:
         the reconciler makes it at the same time)."""
         d = self.env_dir(spec.env_id)
+        if self.disks is not None:  # first: everything below lives on the environment's disk
+            self.disks.ensure(spec.env_id, spec.resources.disk_gib)
         for sub in ("lower", "upper", "work", "rootfs", "etc"):
             (d / sub).mkdir(parents=True, exist_ok=True)
         os.chown(d / "upper", spec.id_base, spec.id_base)
@@ -98,7 +116,7 @@ class ContainerDriver:
     @staticmethod
     def _ensure_workspace(workspace: Path) -> None:
         if not workspace.exists():
-            workspace.mkdir(parents=True, mode=0o755)
+            workspace.mkdir(parents=True, mode=0o700)  # see content.py
             os.chown(workspace, WORKSPACE_ID_BASE, WORKSPACE_ID_BASE)
 
     def _mount_rootfs(self, d: Path, spec: RuntimeSpec) -> None:
@@ -130,9 +148,14 @@ class ContainerDriver:
         await asyncio.to_thread(self._prepare_and_write, spec)
         d = self.env_dir(spec.env_id)
         await self.crun.run_detached(spec.env_id, d, d / "console.log")
-        await asyncio.to_thread(
-            cgroups.set_cpu_quota, self.cgroups_path(spec.env_id), spec.resources.cpu
-        )
+        await self._govern_cpu(spec.env_id, spec.resources.cpu)
+
+    async def _govern_cpu(self, env_id: str, cpus: float) -> None:
+        """Hand the running environment to the CPU loop, or cap it at its class."""
+        if self.cpu is not None:
+            await asyncio.to_thread(self.cpu.track, env_id, cpus)
+        else:
+            await asyncio.to_thread(cgroups.set_cpu_quota, self.cgroups_path(env_id), cpus)
 
     def _prepare_and_write(self, spec: RuntimeSpec) -> None:
         self._prepare_sync(spec)  # quick when prepare() already ran: every step is a check
@@ -143,17 +166,21 @@ class ContainerDriver:
         if state is None or state.get("status") != "running":
             raise RuntimeFailure(f"environment {env_id} is not running")
         console = ConsoleSocket() if request.tty else None
-        argv = self.crun.exec_argv(
-            env_id, list(request.argv), tty=request.tty,
-            console_socket=console.path if console else None,
-            env=await self._exec_env(env_id, request.env),
-            cwd=request.cwd, user=request.user,
-        )  # fmt: skip
-        pipe = asyncio.subprocess.PIPE
-        proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=None if console else pipe, stdout=None if console else pipe,
-            stderr=None if console else pipe, start_new_session=True,
-        )  # fmt: skip
+        # The process document goes to crun in an anonymous memory file, not as --env/--user
+        # arguments: command lines are readable by every process on the host (sandboxed clones
+        # included), and the environment carries secrets.
+        fd = _memfd(json.dumps(await self._exec_process(env_id, request)).encode())
+        try:
+            argv = self.crun.exec_process_argv(
+                env_id, f"/proc/self/fd/{fd}", console_socket=console.path if console else None
+            )
+            pipe = asyncio.subprocess.PIPE
+            proc = await asyncio.create_subprocess_exec(
+                *argv, stdin=None if console else pipe, stdout=None if console else pipe,
+                stderr=None if console else pipe, start_new_session=True, pass_fds=(fd,),
+            )  # fmt: skip
+        finally:
+            os.close(fd)
         if console is None:
             return PipeProcess(proc)
         try:
@@ -168,13 +195,21 @@ class ContainerDriver:
         await tty.resize(request.rows, request.cols)
         return tty
 
-    async def _exec_env(self, env_id: str, extra: Mapping[str, str]) -> dict[str, str]:
-        """The environment's own variables (from its bundle) with the request's on top: crun
-        replaces the whole environment as soon as one ``--env`` is given."""
+    async def _exec_process(self, env_id: str, request: ExecRequest) -> dict[str, Any]:
+        """The OCI process of an exec: the environment's own (capabilities, limits, variables
+        from its bundle) with the request's command, variables, directory and user on top."""
         doc = json.loads(await asyncio.to_thread((self.env_dir(env_id) / "config.json").read_text))
-        env = dict(item.split("=", 1) for item in doc["process"]["env"] if "=" in item)
-        env.update(extra)
-        return env
+        process: dict[str, Any] = dict(doc["process"])
+        env = dict(item.split("=", 1) for item in process.get("env", []) if "=" in item)
+        env.update(request.env)
+        uid, _, gid = (request.user or "0:0").partition(":")
+        process.update(
+            args=list(request.argv), env=[f"{k}={v}" for k, v in env.items()],
+            cwd=request.cwd or process.get("cwd") or "/", terminal=request.tty,
+            user={"uid": int(uid), "gid": int(gid or uid)},
+        )  # fmt: skip
+        process.pop("consoleSize", None)
+        return process
 
     async def stop(self, env_id: str, grace: float) -> None:
         state = await self.crun.state(env_id)
@@ -185,7 +220,9 @@ class ContainerDriver:
                     await self.crun.kill(env_id, "KILL")
                     await self._wait_stopped(env_id, 10)
             await self.crun.delete(env_id)
-        await asyncio.to_thread(self._unmount, env_id)
+        if self.cpu is not None:
+            self.cpu.forget(env_id)
+        await asyncio.to_thread(self._unmount, env_id, keep_disk=True)
 
     async def _wait_stopped(self, env_id: str, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -196,18 +233,26 @@ class ContainerDriver:
             await asyncio.sleep(0.05)
         return False
 
-    def _unmount(self, env_id: str) -> None:
+    def _unmount(self, env_id: str, *, keep_disk: bool = False) -> None:
+        """Everything mounted under the environment's directory; with ``keep_disk``, not the
+        disk itself (a stopped environment's files stay readable, for backups)."""
         d = self.env_dir(env_id)
         if d.exists():
+            disk = d.resolve() if keep_disk and self.disks is not None else None
             for point in mounts.mountpoints_under(d):
-                mounts.umount(point)
+                if point != disk:
+                    mounts.umount(point)
 
     async def delete(self, env_id: str) -> None:
         await self.stop(env_id, grace=0)
         d = self.env_dir(env_id)
         if d.exists():
             await asyncio.to_thread(self._unmount, env_id)
+            if self.disks is not None:
+                await asyncio.to_thread(self.disks.remove, env_id)
             await asyncio.to_thread(shutil.rmtree, d)
+        elif self.disks is not None:
+            await asyncio.to_thread(self.disks.remove, env_id)  # an image without a mount
 
     async def inspect(self, env_id: str) -> Inspection:
         state = await self.crun.state(env_id)
@@ -219,22 +264,30 @@ class ContainerDriver:
         return Inspection("stopped", message=f"crun reports {status}")
 
     async def update_resources(self, env_id: str, resources: Resources) -> list[str]:
-        doc: dict[str, Any] = {
-            "cpu": {"quota": int(resources.cpu * 100_000), "period": 100_000,
-                    "shares": max(2, int(resources.cpu * 1024))},
-            "memory": {"limit": resources.memory_mib * 1024 * 1024},
-            "pids": {"limit": resources.pids},
-        }  # fmt: skip
-        if self.swap_accounting:
-            doc["memory"]["swap"] = resources.memory_mib * 1024 * 1024
-        await self.crun.update(env_id, doc)
-        return []
+        """Change a running environment's limits in place: cgroup files (no ``crun update``,
+        which would fail as a whole on one limit the kernel refuses), the CPU loop's weight, the
+        disk's quota. Returns ``"<limit>: <why>"`` for each limit that did not change."""
+        notes = await asyncio.to_thread(
+            cgroups.update, self.cgroups_path(env_id),
+            cpus=None if self.cpu is not None else resources.cpu,
+            memory_bytes=resources.memory_mib << 20, pids=resources.pids,
+            swap=self.swap_accounting,
+        )  # fmt: skip
+        await self._govern_cpu(env_id, resources.cpu)
+        if self.disks is not None:
+            note = await asyncio.to_thread(self.disks.ensure, env_id, resources.disk_gib)
+            if note:
+                notes.append(f"disk_gib: {note}")
+        return notes
 
     async def stats(self, env_id: str) -> Stats:
         values = await asyncio.to_thread(cgroups.stats, self.cgroups_path(env_id))
+        disk = await asyncio.to_thread(self.disks.usage, env_id) if self.disks else None
+        used, free = disk or (0, 0)
         return Stats(
             memory_bytes=values["memory"], memory_limit_bytes=values["memory_limit"],
             cpu_usage_ns=values["cpu_ns"], pids=values["pids"], oom_kills=values["oom_kills"],
+            disk_used_bytes=used, disk_limit_bytes=used + free,
         )  # fmt: skip
 
     async def list(self) -> list[str]:
@@ -247,3 +300,10 @@ def _write_atomic(path: Path, content: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(content)
     os.replace(tmp, path)
+
+
+def _memfd(data: bytes) -> int:
+    fd = os.memfd_create("roost-exec-process", os.MFD_CLOEXEC)
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
