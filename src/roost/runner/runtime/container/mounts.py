@@ -110,15 +110,23 @@ def idmap_bind(src: Path, dst: Path, ns_fd: int, *, readonly: bool = False) -> N
 
 
 def mount_overlay(lowers_top_first: Sequence[Path], upper: Path, work: Path, target: Path) -> None:
-    # The options string is limited to one page; short paths matter with many layers.
-    opts = (
-        f"lowerdir={':'.join(str(p) for p in lowers_top_first)},"
-        f"upperdir={upper},workdir={work},index=off,xino=off"
-    )
-    _check(
-        _libc.mount(b"overlay", str(target).encode(), b"overlay", 0, opts.encode()),
-        f"mounting overlay on {target}",
-    )
+    """The overlay, with its directories named ``/proc/self/fd/N``: the kernel keeps the option
+    strings as given and shows them in the environment's own mountinfo, which must not name the
+    runner's paths. (Short, too: the options string is limited to one page.)"""
+    fds = [os.open(p, os.O_PATH | os.O_DIRECTORY) for p in (*lowers_top_first, upper, work)]
+    try:
+        names = [f"/proc/self/fd/{fd}" for fd in fds]
+        opts = (
+            f"lowerdir={':'.join(names[:-2])},upperdir={names[-2]},workdir={names[-1]},"
+            "index=off,xino=off"
+        )
+        _check(
+            _libc.mount(b"overlay", str(target).encode(), b"overlay", 0, opts.encode()),
+            f"mounting overlay on {target}",
+        )
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def umount(target: Path) -> None:
