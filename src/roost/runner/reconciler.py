@@ -155,6 +155,10 @@ class Reconciler:
         )  # fmt: skip
 
     async def _run(self, env: Environment) -> None:
+        async with self.p.reporter.holding(env):  # one report for the steps' conditions
+            await self._run_pass(env)
+
+    async def _run_pass(self, env: Environment) -> None:
         env_id = env.id
         driver = self._driver(env)
         inspection = await driver.inspect(env_id)

@@ -8,7 +8,9 @@ while the runner was away, the next pass reports again. Unchanged reports are sk
 report is a write and a watch event on the plane.
 """
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +31,30 @@ class Reporter:
     def __init__(self, client: PlaneClient, runtime: str = "container") -> None:
         self.client = client
         self.runtime = runtime
+        self._held: dict[str, dict[str, Condition]] = {}
+        """Per environment in a :meth:`holding` pass: ``ready`` conditions not sent yet."""
+        self._held_endpoints: dict[str, Endpoints] = {}
+
+    @contextlib.asynccontextmanager
+    async def holding(self, env: Environment) -> AsyncIterator[None]:
+        """A start pass: steps' ``ready`` conditions ride on the pass's next report (its
+        ``running``, a progress or a failure) instead of a write each -- every report is a
+        database write and a watch event on the plane, about 10 ms on a small host, and a start
+        has half a dozen parts to report. Progress and failures still go out at once."""
+        self._held[env.id] = {}
+        failed = False
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            left = self._held.pop(env.id, {})
+            endpoints = self._held_endpoints.pop(env.id, None)
+            if left or endpoints:  # nothing reported after the last step (a pass ended early)
+                # after a failure, its own report matters more than these: never mask it
+                with contextlib.suppress(*((Exception,) if failed else ())):
+                    await self.send(env, env.status.phase, env.status.message, left, endpoints)
 
     @staticmethod
     def _already_says(
@@ -59,6 +85,12 @@ class Reporter:
         conditions: dict[str, Condition],
         endpoints: Endpoints | None = None,
     ) -> None:
+        held = self._held.get(env.id)
+        if held:
+            conditions = {**held, **conditions}
+            held.clear()
+        held_endpoints = self._held_endpoints.pop(env.id, None)
+        endpoints = endpoints if endpoints is not None else held_endpoints
         if self._already_says(env, phase, message, conditions, endpoints):
             return
         report = StatusReport(
@@ -87,6 +119,12 @@ class Reporter:
         ``endpoints=Endpoints(...)`` among the details (the ports step's) replaces the status's
         endpoints instead of becoming a detail."""
         endpoints: Endpoints | None = details.pop("endpoints", None)
+        held = self._held.get(env.id)
+        if held is not None and phase == "ready":
+            held[part] = _cond(phase, message, **details)
+            if endpoints is not None:
+                self._held_endpoints[env.id] = endpoints
+            return
         text = env.status.message if env.status.phase == env_phase else env_phase
         cond = {part: _cond(phase, message, **details)}
         await self.send(env, env_phase, text, cond, endpoints)

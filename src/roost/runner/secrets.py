@@ -20,6 +20,7 @@ The repository credential of ``spec.content.credential_secret`` is looked up her
 (:meth:`SecretCache.value`), for the content step's clone.
 """
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -75,11 +76,18 @@ class SecretsStep(Step):
         """Resolves the devcontainer's remote user (the files' owner) before its hooks run."""
         self._written: dict[str, int] = {}
         """Environment id -> the PID 1 its files were written for (once per run)."""
+        self._early: dict[str, asyncio.Task[EnvironmentSecrets]] = {}
 
     async def before_start(self, ctx: StepContext) -> None:
-        await self.cache.refresh(ctx.env.id)
+        # Fetched while the environment starts (a round trip off the start); sessions and the
+        # files below wait for it. Nothing in the container's first process needs them.
+        if ctx.env.id not in self._early:
+            self._early[ctx.env.id] = asyncio.create_task(self.cache.refresh(ctx.env.id))
 
     async def after_start(self, ctx: StepContext) -> None:
+        early = self._early.pop(ctx.env.id, None)
+        if early is not None:
+            await early
         pid = (await ctx.driver.inspect(ctx.env.id)).pid or 0
         if self._written.get(ctx.env.id) == pid:
             return
@@ -97,6 +105,9 @@ class SecretsStep(Step):
         self._written[ctx.env.id] = pid
 
     async def on_remove(self, env_id: str, workspace: object) -> None:
+        early = self._early.pop(env_id, None)
+        if early is not None:
+            early.cancel()
         self.cache.forget(env_id)
         self._written.pop(env_id, None)
 

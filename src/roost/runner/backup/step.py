@@ -115,6 +115,11 @@ class BackupStep(Step):
                 journal.quiet, journal.pending = False, None  # the files are about to change
                 self.engine.journals.save(journal)
                 return
+            if "backup" not in env.status.conditions:
+                # Never backed up (a backup's runner reports this condition before it records
+                # the backup): a new environment starts without asking the plane.
+                self.engine.journals.save(Journal(env.id, local_files=True))
+                return
             access = await self._access(env)
             if access.latest is None:
                 self.engine.journals.save(Journal(env.id, local_files=True))
