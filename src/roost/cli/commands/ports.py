@@ -57,6 +57,13 @@ def ports(env_id: str, action: str | None, port: int | None, admission: str, nam
 def _show(env: dict[str, Any], output: str) -> None:
     urls = env["status"].get("endpoints", {}).get("ports", {})
     items = [{**p, "url": urls.get(str(p["port"]))} for p in env["spec"]["ports"]]
+    # and the devcontainer's forwardPorts, which the runner publishes for the owner
+    cond = env["status"].get("conditions", {}).get("ports") or {}
+    opened = {p["port"] for p in env["spec"]["ports"]}
+    items += [
+        {"port": n, "admission": "owner", "name": "forwardPorts", "url": urls.get(str(n))}
+        for n in cond.get("details", {}).get("forwarded", []) if n not in opened
+    ]  # fmt: skip
     rows = [[p["port"], p["admission"], p.get("name", ""), p["url"] or "-"] for p in items]
     show(items, output, rows, HEADERS)
 
