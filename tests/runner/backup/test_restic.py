@@ -2,6 +2,8 @@
 concurrent backups that do not corrupt each other, lock contention handled, verification."""
 
 import asyncio
+import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -9,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from roost.runner.backup.errors import BackupError
+from roost.runner.backup.fastkey import FAST_N, FAST_P, FAST_R, cheapen
 from roost.runner.backup.restic import Repository, ResticOptions
 from roost.runner.backup.verify import damaged_packs, verify
 from tests.runner.backup.support import restic
@@ -99,3 +102,23 @@ async def test_a_wrong_password_is_named(tmp_path: Path) -> None:
     with pytest.raises(BackupError) as caught:
         await wrong.ensure()
     assert caught.value.kind == "password"
+
+
+async def test_a_new_local_repository_gets_a_key_that_opens_fast(tmp_path: Path) -> None:
+    """fastkey.py: the same master key, re-wrapped with cheap scrypt parameters; restic opens
+    it with the password and refuses another one."""
+    repo = repo_at(tmp_path)
+    await repo.ensure()
+    keys = list((tmp_path / "repo" / "keys").iterdir())
+    assert len(keys) == 1
+    doc = json.loads(keys[0].read_text())
+    assert (doc["N"], doc["r"], doc["p"]) == (FAST_N, FAST_R, FAST_P)
+    assert keys[0].name == hashlib.sha256(keys[0].read_bytes()).hexdigest()
+    data = tree(tmp_path / "data", 3)
+    summary = await repo.backup(data.parent, ["data"], parent=None, tags=[], idle=False)
+    assert restic(tmp_path / "repo", "secret", "check").returncode == 0
+    listed = restic(tmp_path / "repo", "secret", "snapshots", "--json")
+    assert listed.returncode == 0 and summary.snapshot_id in listed.stdout
+    wrong = restic(tmp_path / "repo", "not-the-password", "snapshots")
+    assert wrong.returncode != 0 and "wrong password" in wrong.stderr
+    assert not cheapen(tmp_path / "repo", "secret")  # already fast: nothing to do

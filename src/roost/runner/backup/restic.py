@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from roost.runner.backup import fastkey
 from roost.runner.backup.errors import BackupError, classify
 
 log = logging.getLogger(__name__)
@@ -158,6 +159,7 @@ class Repository:
             if exc.kind != "unreachable" or "config" not in exc.message:
                 raise
         else:
+            await self._fast_key()
             return
         if self.local_path is not None:
             self.local_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -165,6 +167,17 @@ class Repository:
             await self.run("init", "--repository-version", "2", what="creating the repository")
         except BackupError:
             await self.run("cat", "config", what="opening the backup repository")
+        await self._fast_key()
+
+    async def _fast_key(self) -> None:
+        """A local repository's key made cheap to open (``fastkey.py``); never fatal."""
+        if self.local_path is None:
+            return
+        try:
+            if await asyncio.to_thread(fastkey.cheapen, self.local_path, self.password):
+                log.info("%s: repository key re-wrapped for fast opening", self.local_path)
+        except (OSError, ValueError, KeyError, fastkey.KeyFileError) as exc:
+            log.warning("%s: keeping restic's own key: %s", self.local_path, exc)
 
     async def backup(
         self, cwd: Path, paths: Sequence[str], *, parent: str | None, tags: Sequence[str],
