@@ -5,10 +5,8 @@ port; ``roost env ssh``; open a port at an admission and reach it through the pr
 import asyncio
 import json
 import os
-import secrets
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +15,10 @@ import httpx
 import pytest
 
 from roost.runner.images import Image
-from tests.runner.access.conftest import free_subnet
-from tests.support.images import CACHE_DIR, debian_base
-from tests.support.live import free_port, run_cli, wait_http
-from tests.support.runner import scrub_host
+from tests.support.images import debian_base
+from tests.support.live import free_port, run_cli
+from tests.support.runner import free_subnet
+from tests.support.up import roost_up
 
 __all__ = ["debian_base"]
 pytestmark = [pytest.mark.root, pytest.mark.slow]
@@ -60,59 +58,11 @@ def ssh(config: Path, agent: dict[str, str], *args: str) -> subprocess.Completed
 async def test_ssh_and_ports_as_a_user_does(
     tmp_path: Path, debian_base: Image, agent: dict[str, str]
 ) -> None:
-    tag = secrets.token_hex(3)
-    data = tmp_path / "roost"
-    port = free_port()
-    names = {
-        "nft_table": f"ra{tag}",
-        "bridge": f"rab{tag}",
-        "subnet": free_subnet(),
-        "cgroup_parent": f"roost-test-{tag}",
-    }
-    argv = [
-        sys.executable,
-        "-m",
-        "roost",
-        "up",
-        "--data-dir",
-        str(data),
-        "--listen",
-        f"127.0.0.1:{port}",
-        "--ssh-listen",
-        f"127.0.0.1:{free_port()}",
-        "--images-dir",
-        str(CACHE_DIR / "images"),
-        "--ids-dir",
-        str(tmp_path / "ids"),
-        "--nft-table",
-        names["nft_table"],
-        "--bridge",
-        names["bridge"],
-        "--subnet",
-        names["subnet"],
-        "--cgroup-parent",
-        names["cgroup_parent"],
-    ]
-    env = {"ROOST_CONFIG": str(tmp_path / "cli.json"), "SSH_AUTH_SOCK": agent["SSH_AUTH_SOCK"]}
-    log = (tmp_path / "up.log").open("wb")
-    proc = subprocess.Popen(
-        argv,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**env, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/healthz")
-        deadline = time.monotonic() + 30
-        while not (tmp_path / "cli.json").exists():
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
-        await _scenario(tmp_path, env, agent)
-    finally:
-        proc.terminate()
-        proc.wait(15)
-        log.close()
-        await scrub_host(data / "runner", **names)
+    extra = ("--ssh-listen", f"127.0.0.1:{free_port()}")
+    async with roost_up(
+        tmp_path, free_subnet(219), *extra, env={"SSH_AUTH_SOCK": agent["SSH_AUTH_SOCK"]}
+    ) as up:
+        await _scenario(tmp_path, up.env, agent)
 
 
 def _cli(env: dict[str, str], *args: str) -> dict:  # type: ignore[type-arg]

@@ -2,18 +2,15 @@
 ``roost env exec ID -- id`` is root inside and unprivileged outside; stop, start, delete (root)."""
 
 import json
-import secrets
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from roost.runner.images import Image
-from tests.support.images import CACHE_DIR, debian_base
-from tests.support.live import free_port, run_cli, wait_http
-from tests.support.runner import scrub_host
+from tests.support.images import debian_base
+from tests.support.live import run_cli
+from tests.support.up import roost_up
 
 __all__ = ["debian_base"]
 pytestmark = [pytest.mark.root, pytest.mark.slow]
@@ -29,34 +26,10 @@ def host_uid(pid: int) -> int:
 async def test_roost_up_gives_a_working_default_environment(
     tmp_path: Path, debian_base: Image
 ) -> None:
-    tag = secrets.token_hex(3)
-    data = tmp_path / "roost"
-    port = free_port()
-    names = {"nft_table": f"ru{tag}", "bridge": f"rub{tag}", "subnet": "10.214.251.0/24",
-             "cgroup_parent": f"roost-test-{tag}"}  # fmt: skip
-    argv = [
-        sys.executable, "-m", "roost", "up", "--data-dir", str(data),
-        "--listen", f"127.0.0.1:{port}",
-        "--images-dir", str(CACHE_DIR / "images"), "--ids-dir", str(tmp_path / "ids"),
-        "--nft-table", names["nft_table"], "--bridge", names["bridge"],
-        "--subnet", names["subnet"], "--cgroup-parent", names["cgroup_parent"],
-    ]  # fmt: skip
-    env = {"ROOST_CONFIG": str(tmp_path / "cli.json")}
-    log = (tmp_path / "up.log").open("wb")
-    proc = subprocess.Popen(
-        argv,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**env, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/healthz")
-        deadline = time.monotonic() + 30
-        while not (tmp_path / "cli.json").exists():  # `roost up` logs the local CLI in
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+    async with roost_up(tmp_path, "10.214.251.0/24") as up:
+        env, data = up.env, up.data
         created = run_cli("env", "create", "--wait", "--timeout", "120", "-o", "json", env=env)
-        assert created.returncode == 0, created.stderr + (tmp_path / "up.log").read_text()[-3000:]
+        assert created.returncode == 0, created.stderr + up.log.read_text()[-3000:]
         doc = json.loads(created.stdout)
         env_id = doc["metadata"]["id"]
         assert doc["spec"]["image"] is None  # the default image
@@ -78,8 +51,3 @@ async def test_roost_up_gives_a_working_default_environment(
             assert json.loads(result.stdout)["status"]["phase"] == phase
         deleted = run_cli("env", "delete", env_id, "--wait", env=env)
         assert deleted.returncode == 0, deleted.stderr
-    finally:
-        proc.terminate()
-        proc.wait(15)
-        log.close()
-        await scrub_host(data / "runner", **names)

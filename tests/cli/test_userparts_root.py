@@ -3,18 +3,16 @@
 ``roost env automations | task run | service stop | logs``."""
 
 import json
-import secrets
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from roost.runner.images import Image
-from tests.support.images import CACHE_DIR, debian_base
-from tests.support.live import free_port, run_cli, wait_http
-from tests.support.runner import scrub_host
+from tests.support.images import debian_base
+from tests.support.live import run_cli
+from tests.support.up import roost_up
 
 __all__ = ["debian_base"]
 pytestmark = [pytest.mark.root, pytest.mark.slow]
@@ -57,28 +55,8 @@ def cli(*args: str, env: dict[str, str], stdin: bytes | None = None) -> str:
 async def test_secrets_dotfiles_and_automations_from_the_cli(
     tmp_path: Path, debian_base: Image
 ) -> None:
-    tag = secrets.token_hex(3)
-    data = tmp_path / "roost"
-    port = free_port()
-    names = {"nft_table": f"ru{tag}", "bridge": f"rub{tag}", "subnet": "10.217.3.0/24",
-             "cgroup_parent": f"roost-test-{tag}"}  # fmt: skip
-    argv = [
-        sys.executable, "-m", "roost", "up", "--data-dir", str(data),
-        "--listen", f"127.0.0.1:{port}",
-        "--images-dir", str(CACHE_DIR / "images"), "--ids-dir", str(tmp_path / "ids"),
-        "--nft-table", names["nft_table"], "--bridge", names["bridge"],
-        "--subnet", names["subnet"], "--cgroup-parent", names["cgroup_parent"],
-    ]  # fmt: skip
-    env = {"ROOST_CONFIG": str(tmp_path / "cli.json")}
-    log = (tmp_path / "up.log").open("wb")
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                            env={**env, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})  # fmt: skip
-    try:
-        wait_http(f"http://127.0.0.1:{port}/healthz")
-        deadline = time.monotonic() + 30
-        while not (tmp_path / "cli.json").exists():
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+    async with roost_up(tmp_path, "10.217.3.0/24") as up:
+        env = up.env
         out = cli("secret", "set", "TOKEN", env=env, stdin=b"sup3rs3cret\n")
         assert "TOKEN" in out and "sup3rs3cret" not in out
         listed = json.loads(cli("secret", "list", "-o", "json", env=env))
@@ -117,8 +95,3 @@ async def test_secrets_dotfiles_and_automations_from_the_cli(
         cli("secret", "delete", "TOKEN", env=env)
         assert json.loads(cli("secret", "list", "-o", "json", env=env)) == []
         cli("env", "delete", env_id, "--wait", env=env)
-    finally:
-        proc.terminate()
-        proc.wait(15)
-        log.close()
-        await scrub_host(data / "runner", **names)

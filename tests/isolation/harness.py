@@ -11,10 +11,7 @@
 
 import asyncio
 import contextlib
-import ipaddress
 import json
-import random
-import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -29,7 +26,7 @@ from roost.runner.runtime.sandbox import bundle as sandbox_bundle
 from tests.runner.conftest import shared_image_store
 from tests.support.live import free_port
 from tests.support.plane import PlaneHarness
-from tests.support.runner import RealRunner, exec_stream, real_runner, wait_phase
+from tests.support.runner import RealRunner, exec_stream, free_subnet, real_runner, wait_phase
 
 PROBE = (Path(__file__).parent / "probe.py").read_text()
 RUNTIMES = ("container", "sandbox")
@@ -145,24 +142,11 @@ def expectations(runtime: str, runner: RealRunner, **extra: Any) -> dict[str, An
     }
 
 
-def _free_subnet() -> str:
-    """A /24 in 10.217-10.219 (this suite's range) that no route on this host uses yet."""
-    routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True, check=True)
-    used = [ipaddress.ip_network(r.split()[0], strict=False) for r in routes.stdout.splitlines()
-            if r and r.split()[0][0].isdigit()]  # fmt: skip
-    for _ in range(200):
-        third, second = random.randint(0, 255), random.randint(217, 219)
-        net = ipaddress.ip_network(f"10.{second}.{third}.0/24")
-        if not any(net.overlaps(u) for u in used):
-            return str(net)
-    raise RuntimeError("no free /24 in 10.217.0.0-10.219.255.0")
-
-
 @asynccontextmanager
 async def isolation_runner(
     plane: PlaneHarness, tmp: Path, runtime: str, name: str = "iso"
 ) -> AsyncIterator[RealRunner]:
-    overrides = {"subnet": _free_subnet(), "access_listen": f"0.0.0.0:{free_port()}"}
+    overrides = {"subnet": free_subnet(218), "access_listen": f"0.0.0.0:{free_port()}"}
     async with real_runner(plane, tmp, shared_image_store(), name=name, **overrides) as runner:
         if runtime == "sandbox" and runner.assembly.sandbox is None:
             pytest.skip("runsc does not work on this host (see the runner log)")

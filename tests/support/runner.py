@@ -7,6 +7,7 @@ parent, uid-range directory) and removed afterwards, even when the test fails.
 
 import asyncio
 import contextlib
+import ipaddress
 import random
 import secrets
 import shutil
@@ -27,16 +28,20 @@ from tests.support.live import free_port
 from tests.support.plane import PlaneHarness
 
 
-def free_subnet() -> str:
-    """A 10.214.x.0/24 no route on this host uses yet (tests in other processes run too)."""
-    used = set()
+def free_subnet(second_octet: int = 214) -> str:
+    """A 10.<second_octet>.x.0/24 that overlaps no route on this host: test processes run side
+    by side, and each suite keeps to its own second octet."""
+    routes = []
     for line in Path("/proc/net/route").read_text().splitlines()[1:]:
-        dest = int(line.split()[1], 16)
-        used.add(f"{dest & 0xFF}.{(dest >> 8) & 0xFF}.{(dest >> 16) & 0xFF}")
-    for third in random.sample(range(40, 250), 210):
-        if f"10.214.{third}" not in used:
-            return f"10.214.{third}.0/24"
-    raise RuntimeError("no free 10.214.x.0/24 subnet")
+        dest, mask = (int(x, 16).to_bytes(4, "little") for x in line.split()[1:8:6])
+        net = ipaddress.ip_network((ipaddress.IPv4Address(dest), str(ipaddress.IPv4Address(mask))))
+        if net.prefixlen:  # not the default route
+            routes.append(net)
+    for third in random.sample(range(1, 255), 254):
+        candidate = ipaddress.ip_network(f"10.{second_octet}.{third}.0/24")
+        if not any(candidate.overlaps(r) for r in routes):
+            return str(candidate)
+    raise RuntimeError(f"no free 10.{second_octet}.x.0/24 subnet")
 
 
 @dataclass

@@ -2,7 +2,6 @@
 stock OpenSSH client pointed at it (``ssh -F /dev/null``: nothing of this host's config)."""
 
 import asyncio
-import random
 import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -14,19 +13,7 @@ import pytest
 from tests.runner.conftest import shared_image_store
 from tests.support.live import free_port
 from tests.support.plane import PlaneHarness
-from tests.support.runner import RealRunner, real_runner, wait_phase
-
-
-def free_subnet() -> str:
-    """A /24 in 10.219/16 that no route on this host uses yet (other suites run alongside)."""
-    routes = subprocess.run(
-        ["ip", "-4", "route"], capture_output=True, text=True, check=True
-    ).stdout
-    for third in random.sample(range(1, 255), 254):
-        subnet = f"10.219.{third}.0/24"
-        if subnet not in routes:
-            return subnet
-    raise RuntimeError("no free /24 left in 10.219/16")
+from tests.support.runner import RealRunner, free_subnet, real_runner, wait_phase
 
 
 @dataclass
@@ -103,7 +90,7 @@ async def ssh_target(plane: PlaneHarness, runner: RealRunner, tmp: Path) -> SshT
 async def ssh_runner(plane: PlaneHarness, tmp_path: Path) -> AsyncIterator[RealRunner]:
     overrides = {
         "ssh_listen": f"127.0.0.1:{free_port()}",
-        "subnet": free_subnet(),
+        "subnet": free_subnet(219),
         "activity_report_seconds": 0.5,
     }
     async with real_runner(plane, tmp_path, shared_image_store(), **overrides) as r:

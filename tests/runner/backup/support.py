@@ -2,7 +2,6 @@
 
 import asyncio
 import os
-import random
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -11,19 +10,6 @@ from typing import Any
 from tests.runner.conftest import BUSYBOX_FULL
 from tests.support.plane import PlaneHarness
 from tests.support.runner import RealRunner, run_in, wait_phase
-
-
-def subnet() -> str:
-    """A free 10.217.x.0/24 (this file's range): not routed on this host right now."""
-    used = set()
-    for line in Path("/proc/net/route").read_text().splitlines()[1:]:
-        dest = int(line.split()[1], 16)
-        used.add(f"{dest & 0xFF}.{(dest >> 8) & 0xFF}.{(dest >> 16) & 0xFF}")
-    for third in random.sample(range(1, 255), 254):
-        if f"10.217.{third}" not in used:
-            return f"10.217.{third}.0/24"
-    raise RuntimeError("no free 10.217.x.0/24 subnet")
-
 
 WS = "/workspaces/workspace"
 """Where an environment without a repository sees its workspace."""

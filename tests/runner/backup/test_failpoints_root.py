@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from roost.runner.backup.failpoints import EXIT_CODE
-from tests.runner.backup.support import WS, restic, subnet
+from tests.runner.backup.support import WS, restic
 from tests.runner.conftest import BUSYBOX_FULL
 from tests.support.live import LiveServer, free_port, live_server, run_cli
-from tests.support.runner import scrub_host
+from tests.support.runner import free_subnet, scrub_host
 
 pytestmark = pytest.mark.root
 
@@ -65,7 +65,7 @@ async def test_killed_after_write_and_mid_restore_recovers_from_the_right_snapsh
 ) -> None:
     tag = secrets.token_hex(3)
     data, backups = tmp_path / "runner", tmp_path / "backups"
-    names = {"nft_table": f"rf{tag}", "bridge": f"rfb{tag}", "subnet": subnet(),
+    names = {"nft_table": f"rf{tag}", "bridge": f"rfb{tag}", "subnet": free_subnet(217),
              "cgroup_parent": f"roost-test-{tag}"}  # fmt: skip
     args = [
         "--name", "crasher", "--data-dir", str(data), "--access-listen", f"127.0.0.1:{free_port()}",

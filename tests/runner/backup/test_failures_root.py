@@ -24,12 +24,11 @@ from tests.runner.backup.support import (
     sh,
     start,
     stop_and_release,
-    subnet,
     wait_condition,
 )
 from tests.runner.conftest import shared_image_store
 from tests.support.plane import PlaneHarness
-from tests.support.runner import real_runner, wait_phase
+from tests.support.runner import free_subnet, real_runner, wait_phase
 
 pytestmark = pytest.mark.root
 
@@ -49,7 +48,7 @@ def small_target(tmp_path: Path) -> Iterator[Path]:
 async def test_a_full_backup_target_fails_cleanly_with_the_previous_backup_intact(
     plane: PlaneHarness, tmp_path: Path, busybox_full: Image, small_target: Path
 ) -> None:
-    async with real_runner(plane, tmp_path, shared_image_store(), subnet=subnet()) as r:
+    async with real_runner(plane, tmp_path, shared_image_store(), subnet=free_subnet(217)) as r:
         env_id = await create(plane)
         await sh(plane, env_id, f"echo first > {WS}/note")
         first = (await stop_and_release(plane, env_id, r))["status"]["conditions"]["backup"]
@@ -85,7 +84,7 @@ async def test_a_full_backup_target_fails_cleanly_with_the_previous_backup_intac
 async def test_a_corrupted_pack_is_detected_on_restore(
     plane: PlaneHarness, tmp_path: Path, busybox_full: Image
 ) -> None:
-    async with real_runner(plane, tmp_path, shared_image_store(), subnet=subnet()) as r:
+    async with real_runner(plane, tmp_path, shared_image_store(), subnet=free_subnet(217)) as r:
         env_id = await create(plane)
         await sh(plane, env_id, f"head -c 3000000 /dev/urandom > {WS}/data")
         await stop_and_release(plane, env_id, r)
@@ -108,7 +107,7 @@ async def test_a_corrupted_pack_is_detected_on_restore(
 async def test_an_environment_whose_backup_is_missing_fails_to_start_with_a_clear_message(
     plane: PlaneHarness, tmp_path: Path, busybox_full: Image
 ) -> None:
-    async with real_runner(plane, tmp_path, shared_image_store(), subnet=subnet()) as r:
+    async with real_runner(plane, tmp_path, shared_image_store(), subnet=free_subnet(217)) as r:
         env_id = await create(plane)
         await sh(plane, env_id, f"echo precious > {WS}/note")
         doc = await stop_and_release(plane, env_id, r)
@@ -126,7 +125,7 @@ async def test_an_environment_whose_backup_is_missing_fails_to_start_with_a_clea
 async def test_a_deleted_environments_backups_go_after_the_retention(
     plane: PlaneHarness, tmp_path: Path, busybox_full: Image
 ) -> None:
-    async with real_runner(plane, tmp_path, shared_image_store(), subnet=subnet()) as r:
+    async with real_runner(plane, tmp_path, shared_image_store(), subnet=free_subnet(217)) as r:
         env_id = await create(plane)
         await stop_and_release(plane, env_id, r)
         name, password = await repository(plane)

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from roost.runner.images import Image
-from tests.runner.backup.support import WS, create, get, sh, start, stop_and_release, subnet
+from tests.runner.backup.support import WS, create, get, sh, start, stop_and_release
 from tests.runner.conftest import shared_image_store
 from tests.support.plane import PlaneHarness
-from tests.support.runner import real_runner
+from tests.support.runner import free_subnet, real_runner
 
 pytestmark = pytest.mark.root
 
@@ -43,8 +43,8 @@ async def test_stopped_on_a_starts_on_b_with_files_owners_and_modes(
     assert r.status_code == 201, r.text
     store = shared_image_store()
     async with (
-        real_runner(plane, tmp_path, store, name="runner-a", subnet=subnet()) as a,
-        real_runner(plane, tmp_path, store, name="runner-b", subnet=subnet()) as b,
+        real_runner(plane, tmp_path, store, name="runner-a", subnet=free_subnet(217)) as a,
+        real_runner(plane, tmp_path, store, name="runner-b", subnet=free_subnet(217)) as b,
     ):
         env_id = await create(plane, **{"class": "keep", "runner": "runner-a"})
         await sh(plane, env_id, MAKE)

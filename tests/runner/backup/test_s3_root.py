@@ -14,11 +14,11 @@ import httpx
 import pytest
 
 from roost.runner.images import Image
-from tests.runner.backup.support import WS, create, get, sh, start, stop_and_release, subnet
+from tests.runner.backup.support import WS, create, get, sh, start, stop_and_release
 from tests.runner.conftest import shared_image_store
 from tests.support.live import free_port
 from tests.support.plane import PlaneHarness
-from tests.support.runner import real_runner
+from tests.support.runner import free_subnet, real_runner
 
 pytestmark = pytest.mark.root
 
@@ -59,8 +59,12 @@ async def two_runners(
 ) -> AsyncIterator[str]:
     store = shared_image_store()
     async with (
-        real_runner(plane, tmp_path, store, name="s3-a", subnet=subnet(), backup_repository=s3),
-        real_runner(plane, tmp_path, store, name="s3-b", subnet=subnet(), backup_repository=s3),
+        real_runner(
+            plane, tmp_path, store, name="s3-a", subnet=free_subnet(217), backup_repository=s3
+        ),
+        real_runner(
+            plane, tmp_path, store, name="s3-b", subnet=free_subnet(217), backup_repository=s3
+        ),
     ):
         yield s3
 

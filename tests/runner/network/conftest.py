@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from roost.runner.network import Network, NetworkConfig
-from tests.runner.network.support import MakeConfig, free_subnet, managed
+from tests.runner.network.support import MakeConfig, managed
+from tests.support.runner import free_subnet
 
 
 @pytest.fixture

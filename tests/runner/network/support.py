@@ -87,16 +87,6 @@ def host_main_ip() -> str:
         return str(sock.getsockname()[0])
 
 
-def free_subnet(second_octet: int) -> str:
-    """A 10.<second_octet>.N.0/24 that no route of the host uses yet."""
-    routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True, check=True)
-    for third in (int.from_bytes(os.urandom(1), "big") + i for i in range(256)):
-        candidate = f"10.{second_octet}.{third % 256}."
-        if candidate not in routes.stdout:
-            return f"{candidate}0/24"
-    raise RuntimeError(f"no free 10.{second_octet}.x.0/24 subnet")
-
-
 def _quietly(*argv: str) -> None:
     subprocess.run(list(argv), capture_output=True, check=False)
 

@@ -2,7 +2,6 @@
 10.214-10.218)."""
 
 import asyncio
-import random
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -13,26 +12,15 @@ import pytest
 from roost.runner.images import Image
 from tests.runner.conftest import BUSYBOX_FULL, busybox_full, debian_base, shared_image_store
 from tests.support.plane import PlaneHarness
-from tests.support.runner import RealRunner, real_runner, run_in, wait_phase
+from tests.support.runner import RealRunner, free_subnet, real_runner, run_in, wait_phase
 
 __all__ = ["busybox_full", "debian_base"]
-
-
-def free_subnet() -> str:
-    """A /24 in 10.219/16 that no route of this host uses yet."""
-    taken = Path("/proc/net/route").read_text()
-    for _ in range(100):
-        third = random.randrange(256)
-        hexed = f"{third:02X}DB0A"  # /proc/net/route prints destinations little-endian
-        if hexed not in taken:
-            return f"10.219.{third}.0/24"
-    raise AssertionError("no free subnet in 10.219/16")
 
 
 def resources_runner(
     plane: PlaneHarness, tmp_path: Path, **overrides: Any
 ) -> AbstractAsyncContextManager[RealRunner]:
-    overrides.setdefault("subnet", free_subnet())
+    overrides.setdefault("subnet", free_subnet(219))
     return real_runner(plane, tmp_path, shared_image_store(), **overrides)
 
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.runner.resources.conftest import applied, create, free_subnet, make_class, sh
+from tests.runner.resources.conftest import applied, create, make_class, sh
 from tests.support.plane import PlaneHarness
-from tests.support.runner import RealRunner
+from tests.support.runner import RealRunner, free_subnet
 
 pytestmark = pytest.mark.root
 METADATA = "169.254.169.254"
@@ -56,7 +56,7 @@ def capture(argv: list[str]) -> str:
 def outside() -> Iterator[Outside]:
     tag = secrets.token_hex(3)
     ns, host_if = f"rtout{tag}", f"rto{tag}"
-    net = free_subnet().rsplit(".", 1)[0]
+    net = free_subnet(219).rsplit(".", 1)[0]
     addresses = [f"{net}.2", f"{net}.3", METADATA]
     server = None
     try:
