@@ -28,9 +28,8 @@ def _cond(phase: str, message: str, **details: Any) -> Condition:
 
 
 class Reporter:
-    def __init__(self, client: PlaneClient, runtime: str = "container") -> None:
+    def __init__(self, client: PlaneClient) -> None:
         self.client = client
-        self.runtime = runtime
         self._held: dict[str, dict[str, Condition]] = {}
         """Per environment in a :meth:`holding` pass: ``ready`` conditions not sent yet."""
         self._held_endpoints: dict[str, Endpoints] = {}
@@ -134,7 +133,7 @@ class Reporter:
 
     async def running(self, env: Environment, local: LocalEnv) -> None:
         machine = _cond(
-            "ready", f"running ({self.runtime} runtime)", image=local.image_ref,
+            "ready", f"running ({local.runtime} runtime)", image=local.image_ref,
             digest=local.image_digest,
         )  # fmt: skip
         await self.send(env, "running", "running", {"machine": machine})
