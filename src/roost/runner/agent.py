@@ -82,6 +82,7 @@ class Agent:
         self.client: PlaneClient | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self.ready = asyncio.Event()
+        self._ssh_host_key: str | None = None
 
     async def connect(self) -> PlaneClient:
         """The plane client with this runner's credential, registering first if needed."""
@@ -119,11 +120,17 @@ class Agent:
             version=__version__,
             access_url=self.config.public_access_url,
             ssh_address=self.config.public_ssh_address,
-            ssh_host_key=hostkey.public_line(self.config.data_dir),
+            ssh_host_key=self._host_key(),
             proxy_domain=self.config.public_proxy_domain,
             images=self.factory.image_refs(),
             backup_location=location_of(self.config.backup_repository),
         )  # fmt: skip
+
+    def _host_key(self) -> str | None:
+        """The SSH host key's public line, read once it exists (heartbeats send it each time)."""
+        if self._ssh_host_key is None:
+            self._ssh_host_key = hostkey.public_line(self.config.data_dir)
+        return self._ssh_host_key
 
     async def run(self) -> None:
         client = await self.connect()

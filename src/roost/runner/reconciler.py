@@ -145,13 +145,15 @@ class Reconciler:
             return 60.0
         return None
 
-    def _context(self, env: Environment, local: LocalEnv | None, phase: str) -> StepContext:
+    def _context(
+        self, env: Environment, local: LocalEnv | None, phase: str, pid: int | None = None
+    ) -> StepContext:
         async def report(part: str, cond_phase: str, message: str, **details: Any) -> None:
             await self.p.reporter.part(env, phase, part, cond_phase, message, **details)
 
         return StepContext(
             env=env, driver=self._driver(env), local=local,
-            workspace=self.p.workspaces / env.id, id_base=self.p.ids.find(env.id), report=report,
+            workspace=self.p.workspaces / env.id, report=report, pid=pid,
         )  # fmt: skip
 
     async def _run(self, env: Environment) -> None:
@@ -167,7 +169,7 @@ class Reconciler:
             await self._apply_resources(env, local)
             await self.p.network.create(env_id, env.metadata.name)  # re-adopt: same address
             for step in self.p.steps:
-                await step.after_start(self._context(env, local, "running"))
+                await step.after_start(self._context(env, local, "running", inspection.pid))
             await self.p.reporter.running(env, local)
             return
         progress = Deferred(
@@ -189,8 +191,9 @@ class Reconciler:
         self.p.state.save(local)
         # The container runs: what the steps report now (hooks, some in the background after
         # this pass) must not take the environment's phase back to "starting".
+        pid = (await driver.inspect(env_id)).pid  # once, for every step
         for step in self.p.steps:
-            await step.after_start(self._context(env, local, "running"))
+            await step.after_start(self._context(env, local, "running", pid))
         await self.p.reporter.running(env, local)
 
     async def _start(self, env: Environment, local: LocalEnv) -> RuntimeSpec:

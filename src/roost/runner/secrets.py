@@ -88,14 +88,14 @@ class SecretsStep(Step):
         early = self._early.pop(ctx.env.id, None)
         if early is not None:
             await early
-        pid = (await ctx.driver.inspect(ctx.env.id)).pid or 0
+        pid = await ctx.running_pid() or 0
         if self._written.get(ctx.env.id) == pid:
             return
         found = await self.cache.get(ctx.env.id)
         files = [s for s in found.items if s.file_path]
         if files:
             await self.settle_users(ctx)
-        owner = f"{ctx.local.remote_uid}:{ctx.local.remote_gid}" if ctx.local else "0:0"
+        owner = ctx.local.remote if ctx.local else "0:0"
         for secret in files:
             await _write(ctx, secret.file_path or "", secret.value, owner, secret.name)
         variables = len(found.items) - len(files)

@@ -33,10 +33,16 @@ class StepContext:
     driver: RuntimeDriver
     local: LocalEnv | None
     workspace: Path
-    id_base: int | None
     report: ReportPart
     """``await ctx.report(part, phase, message, **details)`` sets one condition (the
     environment's phase is the pass's: ``creating``, ``running``, ``stopping``...)."""
+    pid: int | None = None
+    """PID 1 of the running environment, when the reconciler already knows it (after start)."""
+
+    async def running_pid(self) -> int | None:
+        """PID 1 (which tells one run of the environment from the next), asked of the runtime
+        only when the reconciler did not know it."""
+        return self.pid if self.pid is not None else (await self.driver.inspect(self.env.id)).pid
 
 
 class Step:

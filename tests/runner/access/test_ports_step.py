@@ -37,9 +37,7 @@ async def test_endpoints_and_condition(tmp_path: Path) -> None:
         reports.append((part, phase, message, details))
 
     env = environment([{"port": 3000, "admission": "public"}, {"port": 8000}])
-    ctx = StepContext(
-        env=env, driver=FakeDriver(), local=None, workspace=tmp_path, id_base=None, report=report
-    )
+    ctx = StepContext(env=env, driver=FakeDriver(), local=None, workspace=tmp_path, report=report)
     await step.after_start(ctx)
     [(part, phase, message, details)] = reports
     assert (part, phase, message) == ("ports", "ready", "3000 (public), 8000 (owner)")
@@ -62,9 +60,7 @@ async def test_devcontainer_forward_ports_open_at_owner_admission(tmp_path: Path
     env = environment([{"port": 8000, "admission": "public"}])
     local = LocalEnv(env_id=ENV)
     local.devcontainer = {"forwardPorts": [3000, "localhost:4000", "db:5432", 8000, 3000]}
-    ctx = StepContext(
-        env=env, driver=FakeDriver(), local=local, workspace=tmp_path, id_base=None, report=report
-    )
+    ctx = StepContext(env=env, driver=FakeDriver(), local=local, workspace=tmp_path, report=report)
     await step.after_start(ctx)
     [done] = reports
     assert done["forwarded"] == [3000, 4000]

@@ -83,7 +83,7 @@ def ctx(step: BackupStep, e: Environment, reports: list[tuple[Any, ...]]) -> Ste
         reports.append((part, phase, message))
 
     return StepContext(env=e, driver=FakeDriver(), local=None, workspace=step.workspaces / e.id,
-                       id_base=None, report=report)  # fmt: skip
+                       report=report)  # fmt: skip
 
 
 async def test_a_stop_backs_up_once_and_releases(step: BackupStep) -> None:

@@ -65,7 +65,7 @@ class AutomationsStep(Step):
     async def after_start(self, ctx: StepContext) -> None:
         env_id = ctx.env.id
         self._envs[env_id] = ctx.env  # background reports use the latest copy
-        pid = (await ctx.driver.inspect(env_id)).pid or 0
+        pid = await ctx.running_pid() or 0
         if self._pids.get(env_id) == pid:
             return
         self._pids[env_id] = pid
@@ -92,8 +92,8 @@ class AutomationsStep(Step):
             await self.wait_devcontainer(env_id)
         local = self.state.load(env_id) or LocalEnv(env_id=env_id)
         target = process.Target(
-            driver, env_id, f"{local.remote_uid}:{local.remote_gid}",
-            {**local.container_env, **local.remote_env}, local.workdir or local.workspace_target,
+            driver, env_id, local.remote,
+            local.remote_variables, local.workdir or local.workspace_target,
         )  # fmt: skip
         manager = EnvironmentAutomations(
             definitions, target, self.logs, lambda: self._changed(env_id)

@@ -140,19 +140,19 @@ class DevcontainerStep(Step):
             return  # failed for this spec: left for debugging; `roost env start` retries
         merged = await self._settle_users(ctx, local)
         pending = [h for h in CREATE_HOOKS if h not in local.hooks_done]
-        inspection = await ctx.driver.inspect(ctx.env.id)
-        if inspection.pid and inspection.pid != local.started_pid:
+        pid = await ctx.running_pid()
+        if pid and pid != local.started_pid:
             pending += list(START_HOOKS)
         if not pending:
             await _ready(ctx, local)
             return
         wait_for = local.devcontainer.get("waitFor") or "updateContentCommand"
         now, later = _split(pending, str(wait_for))
-        if not await self._hooks(ctx, local, merged, now, inspection.pid, last=not later):
+        if not await self._hooks(ctx, local, merged, now, pid, last=not later):
             return
         if later:  # the condition stays "progressing" until these are done too
             self._background[ctx.env.id] = asyncio.create_task(
-                self._hooks(ctx, local, merged, later, inspection.pid, last=True)
+                self._hooks(ctx, local, merged, later, pid, last=True)
             )
 
     async def _settle_users(self, ctx: StepContext, local: LocalEnv) -> dict[str, Any]:
@@ -175,7 +175,7 @@ class DevcontainerStep(Step):
         return merged
 
     async def _give_workspace(self, ctx: StepContext, local: LocalEnv) -> None:
-        owner = f"{local.remote_uid}:{local.remote_gid}"
+        owner = local.remote
         argv = ["chown", "-R", owner, local.workspace_target]
         path = self.logs.open_run(ctx.env.id, "setup", f"workspace for {local.remote_user}")
         await commands.run(ctx.driver, ctx.env.id, argv, user="0:0", env={}, cwd="/", log=path)
@@ -184,8 +184,8 @@ class DevcontainerStep(Step):
         self, ctx: StepContext, local: LocalEnv, merged: dict[str, Any], hooks: list[str],
         pid: int | None, *, last: bool,
     ) -> bool:  # fmt: skip
-        user = f"{local.remote_uid}:{local.remote_gid}"
-        env = {**local.container_env, **local.remote_env}
+        user = local.remote
+        env = local.remote_variables
         for hook in hooks:
             for command in merged.get(hook + "s", []):
                 await ctx.report("devcontainer", "progressing", f"running {hook}")

@@ -75,15 +75,15 @@ def _has_files(directory: Path) -> bool:
 
 
 def mount_source(mountpoint: Path) -> Path | None:
-    """The device mounted at ``mountpoint`` (the last mount on top), from mountinfo."""
-    found = None
-    target = str(mountpoint)
-    with open("/proc/self/mountinfo", encoding="utf-8") as f:
-        for line in f:
-            fields = line.split(" ")
-            if fields[4] == target:
-                found = Path(fields[fields.index("-") + 2])
-    return found
+    """The block device of the filesystem at ``mountpoint`` (from its device number: no
+    mount-table parse, which grows with every environment's mounts)."""
+    dev = os.stat(mountpoint).st_dev
+    try:
+        return (
+            Path("/dev") / Path(os.readlink(f"/sys/dev/block/{os.major(dev)}:{os.minor(dev)}")).name
+        )
+    except OSError:
+        return None
 
 
 class Disks:
@@ -102,16 +102,19 @@ class Disks:
     def workspace(self, env_id: str) -> Path:
         return self.workspaces / env_id
 
-    def ensure(self, env_id: str, size_gib: int) -> str | None:
-        """The disk made, mounted and big enough; returns why a size could not apply."""
+    def ensure(self, env_id: str, size_gib: int, *, refit: bool = True) -> str | None:
+        """The disk made, mounted and big enough; returns why a size could not apply. Without
+        ``refit``, a disk found mounted keeps the quota it has (the driver's check at prepare:
+        the disk step, or a resize, set it)."""
         mountpoint, image = self.mountpoint(env_id), self.image(env_id)
         mountpoint.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not os.path.ismount(mountpoint):
+        mounted = os.path.ismount(mountpoint)
+        if not mounted:
             if not image.exists():
                 self._make(image, ext4.image_bytes(size_gib))
             self._mount_adopting(env_id, image, mountpoint)
         self._bind_workspace(env_id)
-        return self._fit(env_id, size_gib)
+        return self._fit(env_id, size_gib) if refit or not mounted else None
 
     def _make(self, image: Path, size: int) -> None:
         tmp = image.with_name(f".{image.name}.tmp")

@@ -82,8 +82,10 @@ class ContainerDriver:
         """Directories, the workspace and the root filesystem (the network is not needed yet:
         the reconciler makes it at the same time)."""
         d = self.env_dir(spec.env_id)
+        if os.path.ismount(d / "rootfs"):
+            return  # prepared already: the overlay is the last thing mounted
         if self.disks is not None:  # first: everything below lives on the environment's disk
-            self.disks.ensure(spec.env_id, spec.resources.disk_gib)
+            self.disks.ensure(spec.env_id, spec.resources.disk_gib, refit=False)
         for sub in ("lower", "upper", "work", "rootfs", "etc"):
             (d / sub).mkdir(parents=True, exist_ok=True)
         os.chown(d / "upper", spec.id_base, spec.id_base)

@@ -10,6 +10,8 @@ bundle as the readable source of truth; where libseccomp cannot be loaded, crun 
 import base64
 import ctypes
 import ctypes.util
+import functools
+import json
 import logging
 import os
 import platform
@@ -59,7 +61,14 @@ def _lib() -> Any:
 
 
 def compile_profile(profile: dict[str, Any]) -> bytes:
-    """BPF for an OCI seccomp profile of the shape ``seccomp.profile()`` makes."""
+    """BPF for an OCI seccomp profile of the shape ``seccomp.profile()`` makes; compiled once
+    per distinct profile (both runtimes and the host check ask for the same one)."""
+    return _compile(json.dumps(profile, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=8)
+def _compile(profile_json: str) -> bytes:
+    profile = json.loads(profile_json)
     lib = _lib()
     if profile["defaultAction"] != "SCMP_ACT_ALLOW":
         raise ValueError("only allow-by-default profiles are compiled here")

@@ -27,7 +27,6 @@ import contextlib
 import ctypes
 import ctypes.util
 import errno
-import hashlib
 import json
 import os
 import shutil
@@ -66,7 +65,6 @@ class SandboxDriver(ContainerDriver):
         self.views = views
         self.crun = Runsc(root / ".runsc", runsc, bundle_for=lambda d: self.views / d.name)
         self.launcher_binary = launcher_binary
-        self._filters: dict[str, bytes] = {}
 
     @staticmethod
     def unavailable(runsc: str = "runsc") -> str | None:
@@ -160,14 +158,12 @@ class SandboxDriver(ContainerDriver):
         )  # fmt: skip
         _write_atomic(d / "config.json", json.dumps(doc, indent=1).encode())
 
-    def _compiled(self, profile: dict[str, Any]) -> bytes:
-        key = hashlib.sha256(json.dumps(profile, sort_keys=True).encode()).hexdigest()
-        if key not in self._filters:
-            try:
-                self._filters[key] = seccomp_bpf.compile_profile(profile)
-            except (OSError, ValueError) as exc:  # never run an exec without its filter
-                raise RuntimeFailure(f"compiling the seccomp profile failed: {exc}") from exc
-        return self._filters[key]
+    @staticmethod
+    def _compiled(profile: dict[str, Any]) -> bytes:
+        try:
+            return seccomp_bpf.compile_profile(profile)  # cached per profile
+        except (OSError, ValueError, KeyError) as exc:
+            raise RuntimeFailure(f"compiling the seccomp profile failed: {exc}") from exc
 
     async def start(self, spec: RuntimeSpec) -> None:
         await super().start(spec)
