@@ -28,7 +28,7 @@ class Client:
                 f"cannot reach the Roost server at {self.url} ({exc}); is it running?"
             ) from exc
         if response.status_code >= 400:
-            raise _error(response)
+            raise error_of(response)
         if response.status_code == 204 or not response.content:
             return None
         return response.json()
@@ -83,7 +83,8 @@ def _phase(env: Environment | None) -> str:
     return "gone" if env is None else env.status.phase
 
 
-def _error(response: httpx.Response) -> RoostError:
+def error_of(response: httpx.Response) -> RoostError:
+    """The plane's (or a runner's) ``{"error": {code, message}}`` answer as an exception."""
     try:
         detail = response.json()["error"]
         return api_error(response.status_code, detail["code"], detail["message"])

@@ -56,11 +56,6 @@ from roost.runner.userparts import UserParts
 log = logging.getLogger(__name__)
 
 
-def split_hostport(listen: str) -> tuple[str, int]:
-    host, _, port = listen.rpartition(":")
-    return host or "127.0.0.1", int(port)
-
-
 @dataclass
 class Assembly:
     """Implements the agent's ``ReconcilerFactory`` and owns the access server."""

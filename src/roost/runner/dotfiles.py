@@ -112,8 +112,8 @@ class DotfilesStep(Step):
             return
         await ctx.report("dotfiles", "progressing", f"installing {url}")
         path = self.logs.open_run(ctx.env.id, "dotfiles", f"dotfiles from {url}")
-        user = f"{local.remote_uid}:{local.remote_gid}"
-        env = {**local.container_env, **local.remote_env}
+        user = local.remote
+        env = local.remote_variables
         code = await _run(ctx, user, env, [url], None, path)
         if code == NO_GIT:
             code = await self._host_clone(ctx, user, env, url, path)

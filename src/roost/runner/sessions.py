@@ -24,9 +24,9 @@ class SessionDriver(WrappedDriver):
         local = self.state.load(env_id)
         if local is None:
             return replace(request, user=request.user or "0:0")
-        user = request.user or f"{local.remote_uid}:{local.remote_gid}"
+        user = request.user or local.remote
         cwd = request.cwd or local.workdir or local.workspace_target or None
-        env = {**local.container_env, **local.remote_env, **request.env}
+        env = {**local.remote_variables, **request.env}
         return replace(request, user=user, cwd=cwd, env=env)
 
     async def exec(self, env_id: str, request: ExecRequest) -> ExecProcess:

@@ -47,6 +47,17 @@ class LocalEnv:
     hook_failure: str = ""
     """The spec version a lifecycle hook failed at: hooks wait for a new one (a retry)."""
 
+    @property
+    def remote(self) -> str:
+        """``uid:gid`` of the devcontainer's remote user (root without one): sessions, hooks,
+        dotfiles and automations run as it."""
+        return f"{self.remote_uid}:{self.remote_gid}"
+
+    @property
+    def remote_variables(self) -> dict[str, str]:
+        """What the remote user's processes get: ``containerEnv`` under ``remoteEnv``."""
+        return {**self.container_env, **self.remote_env}
+
 
 class StateStore:
     def __init__(self, directory: Path) -> None:

@@ -12,16 +12,22 @@ from typing import Any
 import click
 import httpx
 
+from roost.cli.client import error_of
 from roost.cli.commands.env import env
 from roost.cli.context import client
 from roost.cli.output import OUTPUT_OPTION, show
-from roost.core.errors import RoostError, api_error
+from roost.core.errors import RoostError
 
 HEADERS = ["KIND", "ID", "NAME", "STATE", "TRIGGERS", "MESSAGE"]
 
 
+def _ticket(env_id: str, purpose: str) -> dict[str, Any]:
+    """A one-use ticket for the environment's runner (``runner/access/tickets.py``)."""
+    return client().post(f"/environments/{env_id}/exec", purpose=purpose)  # type: ignore[no-any-return]
+
+
 def _runner(env_id: str, purpose: str, method: str, path: str = "", **params: Any) -> Any:
-    ticket = client().post(f"/environments/{env_id}/exec", purpose=purpose)
+    ticket = _ticket(env_id, purpose)
     try:
         response = httpx.request(
             method, ticket["url"] + path, params=params, timeout=60.0,
@@ -30,18 +36,9 @@ def _runner(env_id: str, purpose: str, method: str, path: str = "", **params: An
     except httpx.TransportError as exc:
         where = ticket["url"]
         raise RoostError(f"cannot reach the environment's runner at {where}: {exc}") from exc
-    _check(response)
+    if response.status_code >= 400:
+        raise error_of(response)
     return response.json() if "json" in response.headers.get("content-type", "") else response.text
-
-
-def _check(response: httpx.Response) -> None:
-    if response.status_code < 400:
-        return
-    try:
-        err = response.json()["error"]
-    except (ValueError, KeyError, TypeError):
-        raise RoostError(f"the runner answered HTTP {response.status_code}") from None
-    raise api_error(response.status_code, err["code"], err["message"])
 
 
 def _rows(doc: dict[str, Any]) -> list[list[object]]:
@@ -119,7 +116,7 @@ def logs(env_id: str, step: str | None, follow: bool) -> None:
 
 
 def _follow(env_id: str, step: str, *, follow: bool = True) -> None:
-    ticket = client().post(f"/environments/{env_id}/exec", purpose="logs")
+    ticket = _ticket(env_id, "logs")
     params = {"step": step, **({"follow": "1"} if follow else {})}
     headers = {"Authorization": f"Bearer {ticket['ticket']}"}
     timeout = httpx.Timeout(30.0, read=None)
@@ -128,7 +125,7 @@ def _follow(env_id: str, step: str, *, follow: bool = True) -> None:
                           timeout=timeout) as response:  # fmt: skip
             if response.status_code >= 400:
                 response.read()
-                _check(response)
+                raise error_of(response)
             for chunk in response.iter_bytes():
                 sys.stdout.buffer.write(chunk)
                 sys.stdout.buffer.flush()

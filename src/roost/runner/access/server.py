@@ -14,19 +14,14 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
-from roost.core.errors import RoostError
 from roost.core.schemas.access import TicketGrant
-from roost.runner.access import execws
+from roost.runner.access import execws, tickets
 from roost.runner.access.proxy import PortProxy
 from roost.runner.runtime.base import RuntimeDriver, RuntimeFailure
 
 log = logging.getLogger(__name__)
 Verify = Callable[[str, str], Awaitable[TicketGrant]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _refuse(status: int, message: str) -> web.Response:
-    return web.json_response({"error": {"code": "refused", "message": message}}, status=status)
 
 
 class AccessServer:
@@ -70,13 +65,9 @@ class AccessServer:
 
     async def exec_handler(self, request: web.Request) -> web.StreamResponse:
         env_id = request.match_info["env_id"]
-        scheme, _, ticket = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not ticket:
-            return _refuse(401, "an exec ticket is required (`roost env exec` gets one)")
-        try:
-            grant = await self.verify(ticket.strip(), env_id)
-        except RoostError as exc:
-            return _refuse(401 if exc.code in ("unauthenticated", "error") else 403, exc.message)
+        grant = await tickets.admit(request, lambda t, e, _: self.verify(t, e), "exec")
+        if isinstance(grant, web.Response):
+            return grant
         ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4 << 20)
         await ws.prepare(request)
         try:

@@ -26,7 +26,7 @@ async def admit(
     env_id = request.match_info["env_id"]
     scheme, _, ticket = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not ticket:
-        return refuse(401, f"a {purpose} ticket is required (the roost CLI gets one)")
+        return refuse(401, f"a ticket for {purpose} is required (the roost CLI gets one)")
     try:
         return await verify(ticket.strip(), env_id, purpose)
     except RoostError as exc:

@@ -201,7 +201,7 @@ class BackupEngine:
             raise BackupError("missing", "no backup is recorded for this environment")
         if latest.location != self.settings.location:
             raise BackupError(
-                "unreachable",
+                "elsewhere",
                 f"the environment's backup is at {latest.location}, which this runner does not "
                 f"reach (it uses {self.settings.location}); start it on a runner that shares "
                 "that backup location, or use S3-compatible storage for every runner",

@@ -6,6 +6,7 @@ restic reports failures as text on stderr; :func:`classify` turns that text into
     kind            retried?                    what the status says
     locked          yes, with backoff           another backup or clean-up holds the repository
     unreachable     yes, with backoff           the repository cannot be reached
+    elsewhere       no                          the backup is at a location this runner lacks
     full            yes, after the user acts    the backup target is full
     corrupted       no: the backup is unusable  "backup corrupted", which snapshot, what to do
     missing         no                          the expected snapshot is not in the repository

@@ -223,10 +223,6 @@ class Repository:
         found = json.loads(result.stdout or "[]")
         return dict(found[0]) if found else None
 
-    async def snapshots(self, tag: str) -> list[dict[str, Any]]:
-        result = await self.run("snapshots", "--json", "--tag", tag, what="listing backups")
-        return [dict(s) for s in json.loads(result.stdout or "[]")]
-
     async def restore(self, snapshot: str, target: Path) -> None:
         await self.run("restore", snapshot, "--target", str(target), what="restore")
 

@@ -39,7 +39,6 @@ from roost.runner.state import LocalEnv, StateStore
 from roost.runner.steps import Step, StepContext
 
 log = logging.getLogger(__name__)
-PERMANENT = frozenset({"corrupted", "missing", "password", "not_installed"})
 
 
 @dataclass
@@ -143,7 +142,7 @@ class BackupStep(Step):
         except BackupError as exc:
             message = self._restore_failure(exc, latest)
             await ctx.report("backup", "failed", message, **details(latest))
-            if exc.kind in PERMANENT or (exc.kind == "unreachable" and "location" in exc.message):
+            if not exc.retryable:
                 raise PermanentError(message) from exc
             raise TemporaryError(message, delay=10.0) from exc
         if latest.writable_layer and ctx.local is not None:

@@ -22,6 +22,8 @@ import contextlib
 import os
 from pathlib import Path
 
+from roost.runner.runtime.container.cgroups import shares_to_weight
+
 ROOT = Path("/sys/fs/cgroup")
 PERIOD_US = 100_000
 MIN_SHARES, MIN_WEIGHT = 2, 1
@@ -31,11 +33,6 @@ the minimum is one the loop demoted."""
 
 def is_v2(root: Path = ROOT) -> bool:
     return (root / "cgroup.controllers").exists()
-
-
-def shares_to_weight(shares: int) -> int:
-    """crun's (and runc's) conversion of v1 shares to a v2 weight."""
-    return 1 + ((max(2, min(262144, shares)) - 2) * 9999) // 262142
 
 
 def weight_to_cpus(weight: int) -> float:

@@ -128,12 +128,3 @@ def set_capacity(device: Path) -> None:
         fcntl.ioctl(fd, LOOP_SET_CAPACITY, 0)
     finally:
         os.close(fd)
-
-
-def backing_file(device: Path) -> Path | None:
-    """The file behind a loop device (from sysfs), or ``None``."""
-    try:
-        text = Path(f"/sys/block/{device.name}/loop/backing_file").read_text().strip()
-    except OSError:
-        return None
-    return Path(text.removesuffix(" (deleted)"))

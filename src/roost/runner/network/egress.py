@@ -34,7 +34,7 @@ import ipaddress
 import subprocess
 from collections.abc import Sequence
 
-from roost.runner.network import netns
+from roost.runner.network import netns, ruleset
 from roost.runner.network.model import NetworkConfig, NetworkError
 
 TABLE = "roost_egress"
@@ -57,7 +57,7 @@ def normalize(cidrs: Sequence[str]) -> list[str]:
 
 def render(allow: Sequence[str], gateway: str, nameservers: Sequence[str]) -> str:
     """The table for an allow-list (``allow`` already normalized)."""
-    lines = [f"table inet {TABLE} {{}}", f"delete table inet {TABLE}", f"table inet {TABLE} {{"]
+    lines = [ruleset.render_delete(TABLE).rstrip("\n"), f"table inet {TABLE} {{"]
     if allow:
         elements = ", ".join(allow)
         lines += ["\tset allow {", "\t\ttype ipv4_addr; flags interval;"]
@@ -79,7 +79,7 @@ def render(allow: Sequence[str], gateway: str, nameservers: Sequence[str]) -> st
 
 
 def render_delete() -> str:
-    return f"table inet {TABLE} {{}}\ndelete table inet {TABLE}\n"
+    return ruleset.render_delete(TABLE)
 
 
 def apply(config: NetworkConfig, env_id: str, ruleset: str) -> None:

@@ -188,13 +188,13 @@ def update(
     if cpus is not None:  # None: the CPU loop owns the weight
         shares = max(2, int(cpus * 1024))
         weight_file = root / rel / "cpu.weight" if v2 else root / "cpu" / rel / "cpu.shares"
-        writes.append(("cpu", weight_file, str(_shares_to_weight(shares) if v2 else shares)))
+        writes.append(("cpu", weight_file, str(shares_to_weight(shares) if v2 else shares)))
     for name, target, value in writes:
         if refused := _write(target, value):
             notes.append(f"{name}: {refused}; it applies at the next start")
     return notes
 
 
-def _shares_to_weight(shares: int) -> int:
-    """crun's conversion of v1 shares to a v2 weight."""
+def shares_to_weight(shares: int) -> int:
+    """crun's (and runc's) conversion of v1 shares to a v2 weight."""
     return 1 + ((max(2, min(262144, shares)) - 2) * 9999) // 262142

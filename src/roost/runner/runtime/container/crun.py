@@ -82,10 +82,6 @@ class Crun:
             if "does not exist" not in str(exc) and "No such file" not in str(exc):
                 raise
 
-    async def update(self, name: str, resources: dict[str, Any]) -> None:
-        await run(self._argv("update", "--resources", "-", name),
-                  input_=json.dumps(resources).encode(), timeout=30)  # fmt: skip
-
     def exec_process_argv(
         self, name: str, process_file: str, *, console_socket: Path | None
     ) -> list[str]:

@@ -65,9 +65,6 @@ class Runsc(Crun):
             return fast
         return await super().state(name)
 
-    async def update(self, name: str, resources: dict[str, Any]) -> None:
-        raise RuntimeFailure("runsc cannot update a running sandbox's resources")
-
     def exec_process_argv(
         self, name: str, process_file: str, *, console_socket: Path | None
     ) -> list[str]:
