@@ -189,3 +189,32 @@ async def test_the_security_policy_refuses_privileged(
     assert (
         "privileged is not allowed by this runner's security policy" in failed["status"]["message"]
     )
+
+
+async def test_allowed_cap_add_and_tmpfs_mounts_are_applied(
+    plane: PlaneHarness, runner: RealRunner, tmp_path: Path, debian_base: Image
+) -> None:
+    config = {
+        "image": debian_base.ref,
+        "capAdd": ["SYS_PTRACE"],
+        "mounts": ["type=tmpfs,target=/scratch", {"type": "tmpfs", "target": "/cache"}],
+    }
+    repo = make_repo(tmp_path / "src", {".devcontainer.json": json.dumps(config)})
+    env_id = (await create(plane, repo))["metadata"]["id"]
+    await wait_devcontainer(plane, env_id)
+    code, out, err = await sh(
+        plane, env_id, "grep CapEff /proc/self/status; stat -f -c %T /scratch /cache"
+    )
+    assert code == 0, err
+    cap_eff = int(out.split()[1], 16)
+    assert cap_eff & (1 << 19)  # CAP_SYS_PTRACE, inside the environment's user namespace
+    assert out.split()[2:] == ["tmpfs", "tmpfs"]
+
+
+async def test_a_named_volume_is_refused_with_the_reason(
+    plane: PlaneHarness, runner: RealRunner, tmp_path: Path, debian_base: Image
+) -> None:
+    config = {"image": debian_base.ref, "mounts": ["source=cache,target=/cache,type=volume"]}
+    repo = make_repo(tmp_path / "src", {".devcontainer.json": json.dumps(config)})
+    failed = await wait_phase(plane, (await create(plane, repo))["metadata"]["id"], "failed")
+    assert "named volume, which this runner does not keep" in failed["status"]["message"]

@@ -249,6 +249,8 @@ class Reconciler:
             env={**local.container_env, **env.spec.env},
             image_env=local.image_env,
             working_dir=local.working_dir,
+            cap_add=tuple(local.cap_add),
+            tmpfs=tuple(local.tmpfs),
         )
 
     async def _apply_resources(self, env: Environment, local: LocalEnv) -> None:

@@ -44,6 +44,10 @@ class LocalEnv:
     """Lifecycle hooks that finished for this environment (create-time hooks run once)."""
     started_pid: int = 0
     """PID 1 of the run the per-start hooks (postStart) last ran for."""
+    cap_add: list[str] = field(default_factory=list)
+    """Capabilities the devcontainer added (``capAdd``, within its policy)."""
+    tmpfs: list[str] = field(default_factory=list)
+    """Targets of the devcontainer's tmpfs ``mounts``."""
     hook_failure: str = ""
     """The spec version a lifecycle hook failed at: hooks wait for a new one (a retry)."""
 

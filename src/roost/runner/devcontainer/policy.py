@@ -3,10 +3,14 @@
 An environment's isolation is the runner's decision, not the repository's: ``privileged`` is
 always refused, ``capAdd`` is honoured only for capabilities on the allow-list (they apply inside
 the environment's user namespace, never to the host), ``securityOpt`` is refused (the seccomp
-profile and the rest are the runner's), and ``mounts`` may only be volumes (a per-environment
-directory) or tmpfs -- never a host path. Each refusal names the property and the reason, so
-the repository's owner knows what to change.
+profile and the rest are the runner's), and ``mounts`` may only be tmpfs -- never a host path,
+and not yet named volumes (a stop keeps the workspace and, if asked, the writable layer; a volume
+would be lost at every stop, so it is refused rather than silently dropped). Each refusal names
+the property and the reason, so the repository's owner knows what to change. What is allowed is
+applied: :class:`Grants` goes into the environment's bundle.
 """
+
+from dataclasses import dataclass, field
 
 from roost.core.devcontainer.model import DevcontainerConfig, Mount
 from roost.core.errors import PermanentError
@@ -19,8 +23,16 @@ class PolicyRefusal(PermanentError):
     code = "devcontainer_refused"
 
 
-def check(config: DevcontainerConfig, path: str) -> list[str]:
-    """Raise for what the policy refuses; return the capabilities to add."""
+@dataclass
+class Grants:
+    cap_add: list[str] = field(default_factory=list)
+    """Capability names without ``CAP_`` (from the allow-list)."""
+    tmpfs: list[str] = field(default_factory=list)
+    """Targets of tmpfs mounts."""
+
+
+def check(config: DevcontainerConfig, path: str) -> Grants:
+    """Raise for what the policy refuses; return what the environment gets."""
     if config.privileged:
         raise PolicyRefusal(
             f"{path}: privileged is not allowed by this runner's security policy "
@@ -38,18 +50,31 @@ def check(config: DevcontainerConfig, path: str) -> list[str]:
             f"{path}: capAdd {refused} is not allowed by this runner's security policy "
             f"(allowed: {sorted(ALLOWED_CAPS)})"
         )
-    for mount in config.mounts:
-        _check_mount(mount, path)
-    return caps
+    return Grants(cap_add=sorted(set(caps)), tmpfs=[_tmpfs(m, path) for m in config.mounts])
 
 
-def _check_mount(mount: str | Mount, path: str) -> None:
-    kind = mount.type if isinstance(mount, Mount) else _field(mount, "type") or "bind"
-    if kind not in ("volume", "tmpfs"):
+def _tmpfs(mount: str | Mount, path: str) -> str:
+    """The target of an allowed (tmpfs) mount."""
+    target: str | None
+    if isinstance(mount, Mount):
+        kind, target = mount.type, mount.target
+    else:
+        kind = _field(mount, "type") or "bind"
+        target = _field(mount, "target") or _field(mount, "dst") or _field(mount, "destination")
+    if kind == "volume":
         raise PolicyRefusal(
-            f"{path}: mount {mount!r} is a {kind} mount; only volume and tmpfs mounts are allowed "
+            f"{path}: mount {mount!r} is a named volume, which this runner does not keep (a stop "
+            "keeps the workspace and, if the class asks, the writable layer); keep the data in "
+            "the workspace, or use a tmpfs mount"
+        )
+    if kind != "tmpfs":
+        raise PolicyRefusal(
+            f"{path}: mount {mount!r} is a {kind} mount; only tmpfs mounts are allowed "
             "(an environment never sees the runner host's files)"
         )
+    if not target or not target.startswith("/"):
+        raise PolicyRefusal(f"{path}: mount {mount!r} needs an absolute target")
+    return target
 
 
 def _field(mount: str, name: str) -> str | None:

@@ -72,7 +72,8 @@ class DevcontainerStep(Step):
             "devcontainer", "progressing", f"reading {found.relative_to(ctx.workspace)}"
         )
         resolved = self._resolve(ctx, found)
-        policy.check(resolved.config, str(found.relative_to(ctx.workspace)))
+        grants = policy.check(resolved.config, str(found.relative_to(ctx.workspace)))
+        local.cap_add, local.tmpfs = grants.cap_add, grants.tmpfs
         await self._initialize(ctx, resolved)
         if not local.layers:  # else pinned already: a restored writable layer sits on its image
             local.wanted_image = await self._image(ctx, resolved)

@@ -38,6 +38,10 @@ class RuntimeSpec:
     hosts: str = ""
     working_dir: str = "/"
     stop_grace: float = 10.0
+    cap_add: Sequence[str] = ()
+    """Capabilities beyond the default set (``SYS_PTRACE``: a devcontainer's allowed capAdd)."""
+    tmpfs: Sequence[str] = ()
+    """Extra tmpfs mount targets (a devcontainer's ``mounts``)."""
 
 
 @dataclass(frozen=True)

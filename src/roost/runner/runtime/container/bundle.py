@@ -81,6 +81,11 @@ def _mounts(spec: RuntimeSpec, etc_dir: Path, init_binary: Path) -> list[dict[st
         {"destination": spec.workspace_target, "type": "bind", "source": str(spec.workspace),
          "options": ["rbind", "rw", "nodev", "idmap"],
          "uidMappings": ws_map, "gidMappings": ws_map},
+        *(
+            {"destination": target, "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "nodev", "mode=1777"]}
+            for target in spec.tmpfs
+        ),
     ]  # fmt: skip
 
 
@@ -127,7 +132,7 @@ def config(
     annotations: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The whole ``config.json`` for ``spec``."""
-    caps = list(CAPABILITIES)
+    caps = [*CAPABILITIES, *(f"CAP_{c}" for c in spec.cap_add if f"CAP_{c}" not in CAPABILITIES)]
     env = [f"PATH={PATH}", "HOME=/root", *spec.image_env]
     env += [f"{k}={v}" for k, v in spec.env.items()]
     idmap = [{"containerID": 0, "hostID": spec.id_base, "size": RANGE_SIZE}]
