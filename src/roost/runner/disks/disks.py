@@ -23,8 +23,9 @@ Lifecycle (every step idempotent, state read back from the kernel and the image 
 * :meth:`ensure` -- first start: make the image, mount it, bind the workspace. Later starts,
   or after a host reboot: mount again. Files found at the paths while the disk was not mounted
   (a backup restored onto them, a repository cloned before the disk existed) are *adopted*:
-  copied into the disk, which then takes their place. Every call sets the quota (ext4.py):
-  a new class size applies live, larger or smaller.
+  copied into the disk, which then takes their place. The disk step and a resize set the quota
+  on every call (ext4.py): a new class size applies live, larger or smaller; the driver's own
+  check at prepare sets it only on a disk it mounts itself.
 * The disk stays mounted while the environment is stopped: its files are still the
   environment's (backups read them after a stop).
 * :meth:`remove` -- delete: unmount both, remove the image.
