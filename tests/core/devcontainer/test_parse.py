@@ -27,15 +27,51 @@ def test_wrong_types_name_the_property_and_its_line(tmp_path: Path) -> None:
     assert f"{path}:3: forwardPorts" in str(info.value)
 
 
-def test_unknown_properties_warn_and_compose_is_refused(tmp_path: Path) -> None:
+def test_unknown_properties_warn_and_compose_needs_its_service(tmp_path: Path) -> None:
     path = tmp_path / "devcontainer.json"
     path.write_text('{"image": "x",\n "mystery": 1}')
     assert readconf.resolve(path, tmp_path).warnings == [
         f"{path}:2: unknown property 'mystery' (ignored)"
     ]
     path.write_text('{"dockerComposeFile": "c.yml", "service": "app"}')
-    with pytest.raises(jsonc.ConfigError, match="Docker Compose"):
+    resolved = readconf.resolve(path, tmp_path)
+    assert readconf.document(resolved)["workspace"] == {"workspaceFolder": "/"}
+    path.write_text('{"dockerComposeFile": "c.yml"}')
+    with pytest.raises(jsonc.ConfigError, match="names its `service`"):
         readconf.resolve(path, tmp_path)
+
+
+def test_legacy_settings_and_extensions_move_into_vscode_customizations(tmp_path: Path) -> None:
+    path = tmp_path / "devcontainer.json"
+    path.write_text(
+        '{"image": "x", "settings": {"a": 1, "b": 2}, "extensions": ["one"],'
+        ' "customizations": {"vscode": {"settings": {"a": 9}, "extensions": ["zero"]}}}'
+    )
+    resolved = readconf.resolve(path, tmp_path)
+    assert "settings" not in resolved.configuration and resolved.warnings == []
+    vscode = resolved.configuration["customizations"]["vscode"]
+    assert vscode == {"settings": {"a": 9, "b": 2}, "extensions": ["zero", "one"]}
+
+
+def test_workspace_folder_variables_resolve_where_they_are_inserted(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".devcontainer").mkdir(parents=True)
+    path = repo / ".devcontainer" / "devcontainer.json"
+    path.write_text(
+        '{"image": "x", "workspaceFolder": "/mnt/x/${localWorkspaceFolderBasename}",'
+        ' "containerEnv": {"W": "${containerWorkspaceFolder}", "N": 5, "T": true},'
+        ' "customizations": {"k": {"${localWorkspaceFolder}/out": "${localWorkspaceFolder}"}}}'
+    )
+    resolved = readconf.resolve(path, repo)
+    assert resolved.workspace_folder == "/mnt/x/repo"
+    assert resolved.configuration["containerEnv"]["W"] == "/mnt/x/repo"
+    assert resolved.config.container_env == {"W": "/mnt/x/repo", "N": "5", "T": "true"}
+    # keys are patterns for the editor, not paths: left as written
+    assert resolved.configuration["customizations"]["k"] == {
+        "${localWorkspaceFolder}/out": str(repo)
+    }
+    # the repository is mounted at /workspaces/<repo>; workspaceFolder is only where to start
+    assert resolved.workspace_mount == f"type=bind,source={repo},target=/workspaces/repo"
 
 
 def test_locate_follows_the_specified_order(tmp_path: Path) -> None:

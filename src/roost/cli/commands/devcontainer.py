@@ -2,12 +2,13 @@
 use it, in the reference CLI's output shape (so the two can be compared field by field)."""
 
 import json
+import os
 from pathlib import Path
 
 import click
 
 from roost.cli.output import OUTPUT_OPTION, emit_json, show
-from roost.core.devcontainer import jsonc, locate, readconf
+from roost.core.devcontainer import compose, jsonc, locate, readconf
 from roost.core.errors import RoostError
 
 
@@ -34,6 +35,8 @@ def read_configuration(
         if found is None:
             raise RoostError(f"no devcontainer.json in {folder} (looked in .devcontainer/)")
         resolved = readconf.resolve(found, folder)
+        if resolved.config.docker_compose_file:  # stricter than the reference: read them now
+            compose.project_of(resolved.configuration, found, dict(os.environ))
     except jsonc.ConfigError as exc:
         raise RoostError(str(exc), code="invalid_devcontainer") from exc
     for warning in resolved.warnings:
@@ -45,6 +48,8 @@ def read_configuration(
         return
     conf = resolved.configuration
     source = conf.get("image") or ("Dockerfile" if conf.get("build") else "-")
+    if conf.get("dockerComposeFile"):
+        source = f"Compose service {conf.get('service')}"
     rows = [
         [resolved.path, source, resolved.workspace_folder, json.dumps(conf.get("features", {}))]
     ]

@@ -6,12 +6,28 @@ on, so a wrong type is an error naming the property and its line, and lists the 
 it does not know (they produce warnings, not errors).
 """
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from roost.core.devcontainer.jsonc import ConfigError, line_of
 
+
+def _js_string(value: Any) -> Any:
+    """A JSON scalar as the reference CLI passes it on (JavaScript's ``String(value)``): an
+    environment value or build argument written as ``5`` or ``true`` is the text ``"5"`` or
+    ``"true"``, not an error."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_js_string)]
+"""A string, or a number or boolean taken as its text."""
 Command = str | list[str] | dict[str, str | list[str]]
 KNOWN = frozenset({
     "$schema", "name", "image", "build", "dockerFile", "context", "features",
@@ -33,7 +49,7 @@ class Build(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
     dockerfile: str | None = None
     context: str | None = None
-    args: dict[str, str] = Field(default_factory=dict)
+    args: dict[str, Text] = Field(default_factory=dict)
     target: str | None = None
     cache_from: str | list[str] | None = Field(default=None, alias="cacheFrom")
     options: list[str] = Field(default_factory=list)
@@ -69,8 +85,8 @@ class DevcontainerConfig(BaseModel):
     ports_attributes: dict[str, dict[str, Any]] = Field(
         default_factory=dict, alias="portsAttributes"
     )
-    container_env: dict[str, str] = Field(default_factory=dict, alias="containerEnv")
-    remote_env: dict[str, str | None] = Field(default_factory=dict, alias="remoteEnv")
+    container_env: dict[str, Text] = Field(default_factory=dict, alias="containerEnv")
+    remote_env: dict[str, Text | None] = Field(default_factory=dict, alias="remoteEnv")
     container_user: str | None = Field(default=None, alias="containerUser")
     remote_user: str | None = Field(default=None, alias="remoteUser")
     update_remote_user_uid: bool | None = Field(default=None, alias="updateRemoteUserUID")
@@ -92,6 +108,9 @@ class DevcontainerConfig(BaseModel):
     post_attach_command: Command | None = Field(default=None, alias="postAttachCommand")
     wait_for: str | None = Field(default=None, alias="waitFor")
     customizations: dict[str, Any] = Field(default_factory=dict)
+    docker_compose_file: str | list[str] | None = Field(default=None, alias="dockerComposeFile")
+    service: str | None = None
+    run_services: list[str] | None = Field(default=None, alias="runServices")
 
     @field_validator("shutdown_action")
     @classmethod
@@ -125,9 +144,9 @@ def validate(doc: Any, path: str, text: str) -> tuple[DevcontainerConfig, list[s
         for key in doc
         if key not in KNOWN
     ]
-    if doc.get("dockerComposeFile"):
+    if config.docker_compose_file and not config.service:
         raise ConfigError(
             path, line_of(text, "dockerComposeFile"),
-            "Docker Compose configurations are not supported; use image or build",
+            "a Compose configuration names its `service` (the one to develop in)",
         )  # fmt: skip
     return config, warnings

@@ -6,11 +6,11 @@ only when asked, merged with the image's metadata label when the image is known.
 """
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from roost.core.devcontainer import jsonc, merge, model
+from roost.core.devcontainer import jsonc, legacy, merge, model
 from roost.core.devcontainer.substitute import Variables, devcontainer_id, substitute
 
 
@@ -23,7 +23,8 @@ class Resolved:
     configuration: dict[str, Any]
     config: model.DevcontainerConfig
     workspace_folder: str
-    workspace_mount: str
+    workspace_mount: str | None
+    """None for a Compose configuration: its services' files say what is mounted."""
     warnings: list[str] = field(default_factory=list)
 
 
@@ -35,28 +36,53 @@ def resolve(
     id_labels: dict[str, str] | None = None,
     default_folder: str | None = None,
 ) -> Resolved:
-    """``default_folder`` is the workspace folder inside when the file names none (the
-    reference CLI: ``/workspaces/<local folder name>``; Roost: ``/workspaces/<repository>``)."""
+    """``default_folder`` is where the repository is mounted inside when the file names no
+    ``workspaceMount`` (the reference CLI: ``/workspaces/<local folder name>``; Roost:
+    ``/workspaces/<repository>``), and the folder to start in when it names no
+    ``workspaceFolder``. A ``workspaceFolder`` elsewhere only changes where commands start: the
+    repository stays mounted at the default, as the specification and the reference CLI do."""
     text = _read(path)
     raw = jsonc.loads(text, path)
+    if isinstance(raw, dict):
+        raw = legacy.migrate(raw)
     config, warnings = model.validate(raw, str(path), text)
     folder = str(local_folder)
-    container_folder = (
-        config.workspace_folder or default_folder or f"/workspaces/{local_folder.name}"
-    )
-    variables = Variables(
+    mount_target = default_folder or f"/workspaces/{local_folder.name}"
+    compose = "dockerComposeFile" in raw
+    base = Variables(
         local_workspace_folder=folder,
-        container_workspace_folder=container_folder,
+        container_workspace_folder=_default_folder(raw, compose, mount_target),
         local_env=dict(os.environ) if local_env is None else local_env,
         devcontainer_id=devcontainer_id(id_labels) if id_labels else None,
     )
+    # ${containerWorkspaceFolder} is the workspace folder with its own variables resolved
+    variables = replace(
+        base, container_workspace_folder=substitute(base.container_workspace_folder, base)
+    )
     resolved: dict[str, Any] = substitute(raw, variables)
     config, _ = model.validate(resolved, str(path), text)
-    workspace_folder = resolved.get("workspaceFolder") or container_folder
-    mount = resolved.get("workspaceMount") or (
-        f"type=bind,source={folder},target={workspace_folder}"
-    )
+    workspace_folder = resolved.get("workspaceFolder")
+    if not isinstance(workspace_folder, str):
+        workspace_folder = variables.container_workspace_folder
+    mount = resolved.get("workspaceMount")
+    if not compose and "workspaceMount" not in resolved:
+        mount = f"type=bind,source={_quoted(folder)},target={_quoted(mount_target)}"
     return Resolved(path, raw, resolved, config, workspace_folder, mount, warnings)
+
+
+def _default_folder(raw: dict[str, Any], compose: bool, mount_target: str) -> str:
+    """The workspace folder as written (variables still in it), or the default: ``/`` for a
+    Compose configuration (the service's own files decide), the repository's mount target
+    otherwise."""
+    written = raw.get("workspaceFolder")
+    if isinstance(written, str) and written:
+        return written
+    return "/" if compose else mount_target
+
+
+def _quoted(path: str) -> str:
+    """A mount-string field, quoted when it holds a comma (the reference CLI's rule)."""
+    return f'"{path}"' if "," in path else path
 
 
 def _read(path: Path) -> str:
@@ -82,12 +108,16 @@ def document(
                 "scheme": scheme}  # fmt: skip
     doc: dict[str, Any] = {
         "configuration": {**resolved.configuration, "configFilePath": file_uri},
-        "workspace": {
-            "workspaceFolder": resolved.workspace_folder,
-            "workspaceMount": resolved.workspace_mount,
-        },
+        "workspace": _workspace(resolved),
     }
     if merged:
         config = {**resolved.configuration, "configFilePath": file_uri}
         doc["mergedConfiguration"] = merge.merge(config, merge.metadata_entries(image_label))
     return doc
+
+
+def _workspace(resolved: Resolved) -> dict[str, Any]:
+    out: dict[str, Any] = {"workspaceFolder": resolved.workspace_folder}
+    if resolved.workspace_mount is not None:
+        out["workspaceMount"] = resolved.workspace_mount
+    return out

@@ -66,13 +66,15 @@ class Variables:
 
 
 def substitute(value: Any, variables: Variables) -> Any:
-    """``value`` (any JSON) with variables replaced in every string, keys included."""
+    """``value`` (any JSON) with variables replaced in every string value. Object keys stay as
+    written, as with the reference CLI (a ``files.watcherExclude`` key such as
+    ``"${localWorkspaceFolder}/out/**"`` is a pattern for the editor, not a path to resolve)."""
     if isinstance(value, str):
         return _VAR.sub(lambda m: _one(m, variables), value)
     if isinstance(value, list):
         return [substitute(v, variables) for v in value]
     if isinstance(value, dict):
-        return {substitute(k, variables): substitute(v, variables) for k, v in value.items()}
+        return {k: substitute(v, variables) for k, v in value.items()}
     return value
 
 

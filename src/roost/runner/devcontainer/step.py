@@ -17,6 +17,7 @@ condition failed with the hook and its exit code; the environment stays up for d
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import PurePosixPath
 from typing import Any
 
 from roost.core.devcontainer import jsonc, locate, merge, readconf
@@ -72,6 +73,13 @@ class DevcontainerStep(Step):
             "devcontainer", "progressing", f"reading {found.relative_to(ctx.workspace)}"
         )
         resolved = self._resolve(ctx, found)
+        if resolved.config.docker_compose_file:
+            raise PermanentError(
+                f"{found.relative_to(ctx.workspace)}: Compose configurations are read (`roost "
+                "devcontainer read-configuration`) but not yet run by this runner; use image "
+                "or build",
+                code="invalid_devcontainer",
+            )
         grants = policy.check(resolved.config, str(found.relative_to(ctx.workspace)))
         local.cap_add, local.tmpfs = grants.cap_add, grants.tmpfs
         await self._initialize(ctx, resolved)
@@ -126,7 +134,7 @@ class DevcontainerStep(Step):
         local.devcontainer = dict(conf)
         local.workdir = resolved.workspace_folder
         local.workspace_target = (
-            _mount_target(resolved.workspace_mount) or resolved.workspace_folder
+            _mount_target(resolved.workspace_mount or "") or resolved.workspace_folder
         )
         local.container_env = {k: str(v) for k, v in (conf.get("containerEnv") or {}).items()}
 
@@ -172,8 +180,19 @@ class DevcontainerStep(Step):
         local.remote_env = {k: str(v) for k, v in remote.items() if v is not None}
         if local.remote_uid:
             await self._give_workspace(ctx, local)
+        await self._make_workdir(ctx, local)
         self.state.save(local)
         return merged
+
+    async def _make_workdir(self, ctx: StepContext, local: LocalEnv) -> None:
+        """A ``workspaceFolder`` outside the repository's mount (``/mnt/src/app``) is where
+        commands start; like ``docker run -w``, make it when the image lacks it."""
+        inside = PurePosixPath(local.workdir).is_relative_to(local.workspace_target)
+        if not local.workdir or inside:
+            return
+        path = self.logs.open_run(ctx.env.id, "setup", f"workspace folder {local.workdir}")
+        argv = ["mkdir", "-p", local.workdir]
+        await commands.run(ctx.driver, ctx.env.id, argv, user="0:0", env={}, cwd="/", log=path)
 
     async def _give_workspace(self, ctx: StepContext, local: LocalEnv) -> None:
         owner = local.remote
@@ -247,7 +266,7 @@ def _mount_target(mount: str) -> str:
     for part in mount.split(","):
         key, _, value = part.partition("=")
         if key.strip() in ("target", "dst", "destination"):
-            return value.strip()
+            return value.strip().strip('"')
     return ""
 
 
