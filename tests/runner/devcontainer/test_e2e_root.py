@@ -107,3 +107,41 @@ async def test_a_missing_dockerfile_fails_the_environment_with_its_name(
     assert (
         ".devcontainer/Dockerfile.dev not found (build.dockerfile)" in (failed["status"]["message"])
     )
+
+
+async def test_a_workspace_folder_elsewhere_keeps_the_repository_at_its_default_mount(
+    plane: PlaneHarness, runner: RealRunner, tmp_path: Path
+) -> None:
+    """As with the reference CLI, ``workspaceFolder`` is only where commands start: the
+    repository stays at ``/workspaces/<repo>`` for hooks that ``cd`` there."""
+    config = {
+        "image": BUSYBOX_FULL,
+        "workspaceFolder": "/mnt/src/${localWorkspaceFolderBasename}",
+        "containerEnv": {"W": "${containerWorkspaceFolder}", "N": 5},
+        "postCreateCommand": "pwd > /tmp/pwd && cat /workspaces/project/marker > /tmp/marker",
+    }
+    files = {".devcontainer/devcontainer.json": json.dumps(config), "marker": "here\n"}
+    repo = git_repo(tmp_path / "src", files)
+    env_id = await create(plane, repo)
+    doc = await settled(plane, env_id)
+    assert doc["status"]["conditions"]["devcontainer"]["phase"] == "ready", doc["status"][
+        "conditions"
+    ]
+    script = "cat /tmp/pwd /tmp/marker; echo $W $N"
+    code, out, err = await run_in(plane, plane.admin, env_id, "sh", "-c", script)
+    assert code == 0, err
+    # ${localWorkspaceFolderBasename} is the repository's name, as in a user's checkout
+    assert out.splitlines() == ["/mnt/src/project", "here", "/mnt/src/project 5"]
+
+
+async def test_a_compose_configuration_fails_with_a_clear_message(
+    plane: PlaneHarness, runner: RealRunner, tmp_path: Path
+) -> None:
+    config = {"dockerComposeFile": "compose.yml", "service": "app"}
+    files = {
+        ".devcontainer/devcontainer.json": json.dumps(config),
+        ".devcontainer/compose.yml": "services:\n  app:\n    image: x\n",
+    }
+    env_id = await create(plane, git_repo(tmp_path / "src", files))
+    failed = await wait_phase(plane, env_id, "failed", timeout=60)
+    assert "Compose configurations are read" in failed["status"]["message"]

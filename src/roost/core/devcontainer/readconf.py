@@ -35,12 +35,14 @@ def resolve(
     local_env: dict[str, str] | None = None,
     id_labels: dict[str, str] | None = None,
     default_folder: str | None = None,
+    local_name: str | None = None,
 ) -> Resolved:
     """``default_folder`` is where the repository is mounted inside when the file names no
     ``workspaceMount`` (the reference CLI: ``/workspaces/<local folder name>``; Roost:
     ``/workspaces/<repository>``), and the folder to start in when it names no
     ``workspaceFolder``. A ``workspaceFolder`` elsewhere only changes where commands start: the
-    repository stays mounted at the default, as the specification and the reference CLI do."""
+    repository stays mounted at the default, as the specification and the reference CLI do.
+    ``local_name`` is the repository's name where ``local_folder`` is named otherwise."""
     text = _read(path)
     raw = jsonc.loads(text, path)
     if isinstance(raw, dict):
@@ -54,6 +56,7 @@ def resolve(
         container_workspace_folder=_default_folder(raw, compose, mount_target),
         local_env=dict(os.environ) if local_env is None else local_env,
         devcontainer_id=devcontainer_id(id_labels) if id_labels else None,
+        local_basename=local_name,
     )
     # ${containerWorkspaceFolder} is the workspace folder with its own variables resolved
     variables = replace(

@@ -46,11 +46,17 @@ class Variables:
     ``read-configuration`` too); ``None`` leaves ``${devcontainerId}`` alone."""
     container_env: Mapping[str, str] | None = None
     """Only known once the container runs; ``None`` leaves ``${containerEnv:...}`` alone."""
+    local_basename: str | None = None
+    """``${localWorkspaceFolderBasename}`` when the local folder's own name is not the
+    repository's (a runner checks out into a folder named for the environment; a user's
+    checkout is named for the repository, and configurations are written for that)."""
 
     def lookup(self, kind: str, name: str | None, default: str | None) -> str | None:
         fixed = {
             "localWorkspaceFolder": self.local_workspace_folder,
-            "localWorkspaceFolderBasename": PurePosixPath(self.local_workspace_folder).name,
+            "localWorkspaceFolderBasename": (
+                self.local_basename or PurePosixPath(self.local_workspace_folder).name
+            ),
             "containerWorkspaceFolder": self.container_workspace_folder,
             "containerWorkspaceFolderBasename": PurePosixPath(self.container_workspace_folder).name,
         }

@@ -95,7 +95,7 @@ class DevcontainerStep(Step):
         try:
             return readconf.resolve(
                 found, folder, local_env={}, id_labels={"roost.environment": ctx.env.id},
-                default_folder=container,
+                default_folder=container, local_name=PurePosixPath(container).name,
             )  # fmt: skip
         except jsonc.ConfigError as exc:
             raise PermanentError(str(exc), code="invalid_devcontainer") from None
