@@ -31,7 +31,7 @@ sys.exit(result.code)
 def test_a_build_needs_no_host_directory_it_did_not_make(tmp_path: Path) -> None:
     if shutil.which("buildah") is None:
         pytest.skip("buildah is not installed (apt-get install buildah)")
-    script = "mount -t tmpfs tmpfs /var/cache && test ! -e /var/cache/containers && exec \"$@\""
+    script = 'mount -t tmpfs tmpfs /var/cache && test ! -e /var/cache/containers && exec "$@"'
     done = subprocess.run(
         ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
          sys.executable, "-c", BUILD, str(tmp_path)],
