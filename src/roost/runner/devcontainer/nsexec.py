@@ -10,7 +10,8 @@ buildah:
 2. as root, in a private mount namespace: the bind mounts (``binds``) -- the repository,
    read-only and idmapped so that its files are owned by the build's root, and a private
    directory over ``/var/cache/containers`` (buildah believes it is root and would lock files
-   there, which the build user may not);
+   there, which the build user may not). A missing mount point is made first: a fresh host has
+   no ``/var/cache/containers`` (only a buildah run as root ever makes it);
 3. enter the build user namespace (``userns_fd``: container root is the runner's build range,
    an unprivileged host uid) and become its root;
 4. a new mount namespace owned by that user namespace, where buildah may mount overlays (and
@@ -54,6 +55,7 @@ def _setns(path_or_fd: str | int, kind: int, what: str) -> None:
 
 
 def _bind(src: str, dst: str, readonly: bool, idmap_fd: int | None) -> None:
+    os.makedirs(dst, mode=0o755, exist_ok=True)  # every source here is a directory
     if idmap_fd is not None:
         from pathlib import Path  # noqa: PLC0415 - only builds with a repository need it
 
