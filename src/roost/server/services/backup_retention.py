@@ -6,6 +6,10 @@ undone by an administrator within the retention (``Settings.backup_retention_sec
 environment no longer exists a ``delete_after``; superseded backups get one when they are
 superseded (``backups.record``).
 
+A runner's location is set by admins (at registration or ``PUT
+/runners/{runner}/backup-location``); its heartbeats cannot change it, since a runner that named
+another's location would be handed that location's repository passwords.
+
 The plane cannot forget a restic snapshot itself (it holds no backup data and may not reach the
 repository), and the runner that made one may be gone. So the rows are a to-do list:
 :func:`due` gives a runner the snapshots past their time *at its own location*, with the
@@ -83,15 +87,22 @@ async def due(ctx: Context, principal: Principal, runner_id: str) -> BackupDelet
 async def done(ctx: Context, principal: Principal, runner_id: str, body: BackupsDeleted) -> None:
     """The runner forgot these snapshots: drop their rows (only due ones at its location)."""
     location = await _location(ctx, principal, runner_id, "backup.delete")
+    if not location:
+        return
     now = ctx.clock.now()
     async with ctx.db.write() as session:
-        result = await session.execute(
-            delete(BackupRow).where(
+        rows = await session.execute(
+            select(BackupRow.id, BackupRow.organization_id).where(
                 BackupRow.id.in_(body.snapshots),
                 BackupRow.state == "deleting",
                 BackupRow.delete_after <= now,
                 BackupRow.location == location,
             )
         )
-        audit.record(session, now, principal, "backup.delete", "runner", runner_id,
-                     details={"snapshots": int(getattr(result, "rowcount", 0) or 0)})  # fmt: skip
+        by_org: dict[str, list[str]] = {}
+        for snapshot, org in rows:
+            by_org.setdefault(org, []).append(snapshot)
+        for org, snapshots in by_org.items():  # each organization's audit log shows its own
+            await session.execute(delete(BackupRow).where(BackupRow.id.in_(snapshots)))
+            audit.record(session, now, principal, "backup.delete", "runner", runner_id,
+                         organization_id=org, details={"snapshots": len(snapshots)})  # fmt: skip
