@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
+from roost.core import repo_urls
 from roost.core.schemas.base import Condition, Input, Output
 from roost.core.schemas.organizations import NAME_PATTERN, Admission
 from roost.core.schemas.projects import Resources
@@ -52,6 +53,11 @@ class Content(Input):
     """Name of a secret visible to the environment that opens a private repository over
     HTTPS: ``TOKEN`` or ``USER:TOKEN`` (see ``roost secret set``)."""
 
+    @field_validator("repo_url")
+    @classmethod
+    def _repo_url(cls, url: str | None) -> str | None:
+        return repo_urls.check(url) if url else url
+
 
 class Port(Input):
     port: int = Field(ge=1, le=65535)
@@ -62,7 +68,7 @@ class Port(Input):
 class EnvironmentSpec(Input):
     """The desired state. Unknown keys are rejected."""
 
-    spec_version: int = 0
+    spec_version: int = Field(default=0, ge=0, le=2**62)
     """Bumped by the plane on every change. When you write a spec, send the version you read:
     a stale one is refused with 409 ``spec_version_conflict``."""
     desired_phase: DesiredPhase = "running"
@@ -80,7 +86,7 @@ class EnvironmentSpec(Input):
     ports: list[Port] = Field(default_factory=list)
     secrets: list[str] = Field(default_factory=list)
     ssh_public_keys: list[str] = Field(default_factory=list)
-    timeout_seconds: int | None = Field(default=None, ge=60)
+    timeout_seconds: int | None = Field(default=None, ge=60, le=366 * 86400)
     """Idle timeout; ``None`` uses the organization's default."""
     keep_alive_sessions: bool = False
     """Count an open SSH session as activity even when no traffic flows (idle stop)."""

@@ -17,7 +17,7 @@ class OrgPolicy(Input):
     """Organization-wide limits. ``None`` means no limit."""
 
     max_port_admission: Admission = "public"
-    max_idle_timeout_seconds: int | None = Field(default=None, ge=60)
+    max_idle_timeout_seconds: int | None = Field(default=None, ge=60, le=366 * 86400)
     egress_allow: list[str] | None = None
     """IPv4 addresses or networks (CIDR) environments may connect to; ``None`` allows all
     egress, ``[]`` none (the environments' nameservers stay reachable). The host, other
