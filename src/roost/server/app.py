@@ -42,7 +42,7 @@ from roost.server.controllers.scheduler import Scheduler
 from roost.server.services import bootstrap, crypto, events
 from roost.server.services.context import Context
 from roost.server.settings import Settings
-from roost.server.store import migrate
+from roost.server.store import files, migrate
 from roost.server.store.db import Database
 from roost.server.watchhub import WatchHub
 
@@ -78,6 +78,7 @@ class Plane:
 
 
 async def start_plane(settings: Settings, clock: Clock, *, controllers: bool = True) -> Plane:
+    files.protect(settings.data_dir, settings.database_url)
     db = Database(settings.database_url)
     await migrate.upgrade(db)
     hub = WatchHub()

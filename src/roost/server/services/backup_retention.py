@@ -25,7 +25,7 @@ from sqlalchemy import delete, select, update
 from roost.core.errors import NotFound
 from roost.core.schemas.backups import BackupDeletion, BackupDeletions, BackupsDeleted
 from roost.core.schemas.runners import RunnerInfo
-from roost.server.services import audit
+from roost.server.services import audit, crypto, repository_keys
 from roost.server.services.context import Context, Principal
 from roost.server.store.rows import BackupRepositoryRow, BackupRow, EnvironmentRow, RunnerRow
 
@@ -75,11 +75,15 @@ async def due(ctx: Context, principal: Principal, runner_id: str) -> BackupDelet
             .order_by(BackupRow.repository, BackupRow.id)
             .limit(BATCH)
         )
+        box = crypto.box(ctx.settings.data_dir)
         grouped: dict[str, BackupDeletion] = {}
-        for snapshot, repository, password in rows:
-            item = grouped.setdefault(
-                repository, BackupDeletion(repository=repository, password=password, snapshots=[])
-            )
+        for snapshot, repository, sealed in rows:
+            item = grouped.get(repository)
+            if item is None:
+                password = repository_keys.open_password(box, repository, sealed)
+                item = grouped[repository] = BackupDeletion(
+                    repository=repository, password=password, snapshots=[]
+                )
             item.snapshots.append(snapshot)
     return BackupDeletions(items=list(grouped.values()))
 
