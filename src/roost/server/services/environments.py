@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost.core import ids
-from roost.core.errors import Conflict, InvalidInput, NotFound
+from roost.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from roost.core.schemas.base import Page
 from roost.core.schemas.environments import (
     DesiredPhase,
@@ -203,6 +203,10 @@ async def update_spec(
     async with ctx.db.write() as session:
         row = await load(session, principal, env_id, for_update=True)
         _check_user(principal)
+        if row.owner_id != principal.user_id:  # docs/security.md: who may do what
+            raise Forbidden(
+                "only the environment's owner changes its spec; admins may stop or delete it"
+            )
         if spec.spec_version != row.spec_version:
             raise Conflict(
                 f"environment {env_id} changed since you read it (your spec_version "
