@@ -22,9 +22,11 @@ from roost.server.api import (
     dotfiles,
     environments,
     errors,
+    limits,
     organizations,
     projects,
     proxy,
+    quotas,
     runners,
     secrets,
     ssh,
@@ -65,6 +67,7 @@ ROUTERS = (
     activity,
     secrets,
     dotfiles,
+    quotas,
 )
 
 
@@ -138,6 +141,7 @@ def create_app(
         redoc_url=None,
     )
     errors.install(app)
+    app.add_middleware(limits.BodyLimit)
     for module in ROUTERS:
         app.include_router(module.router)
 

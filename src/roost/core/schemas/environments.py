@@ -43,6 +43,9 @@ CONDITION_PARTS = (
 )
 
 
+MAX_ENV_CHARS = 64 * 1024
+
+
 class Content(Input):
     """Where the workspace comes from; an empty ``repo_url`` gives an empty workspace."""
 
@@ -74,7 +77,7 @@ class EnvironmentSpec(Input):
     desired_phase: DesiredPhase = "running"
     class_name: str = Field(default="default", alias="class")
     resources: Resources = Field(default_factory=Resources)
-    egress_allow: list[str] | None = None
+    egress_allow: list[str] | None = Field(default=None, max_length=1000)
     """Where the environment may connect to (IPv4 CIDRs; ``None``: anywhere). The plane sets it
     from the organization's policy on every spec write, as it sets ``resources`` from the
     class: what a client sends is replaced."""
@@ -83,9 +86,9 @@ class EnvironmentSpec(Input):
     content: Content = Field(default_factory=Content)
     devcontainer_path: str | None = None
     automations_file: str | None = None
-    ports: list[Port] = Field(default_factory=list)
-    secrets: list[str] = Field(default_factory=list)
-    ssh_public_keys: list[str] = Field(default_factory=list)
+    ports: list[Port] = Field(default_factory=list, max_length=100)
+    secrets: list[str] = Field(default_factory=list, max_length=200)
+    ssh_public_keys: list[str] = Field(default_factory=list, max_length=100)
     timeout_seconds: int | None = Field(default=None, ge=60, le=366 * 86400)
     """Idle timeout; ``None`` uses the organization's default."""
     keep_alive_sessions: bool = False
@@ -93,9 +96,17 @@ class EnvironmentSpec(Input):
     runner: str | None = None
     """Pin to a runner (id or name)."""
     region: str | None = None
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, str] = Field(default_factory=dict, max_length=256)
+    """At most 256 variables of 64 KiB together (``_env_size``)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("env")
+    @classmethod
+    def _env_size(cls, env: dict[str, str]) -> dict[str, str]:
+        if sum(len(k) + len(v) for k, v in env.items()) > MAX_ENV_CHARS:
+            raise ValueError(f"the variables are {MAX_ENV_CHARS} characters at most together")
+        return env
 
     @field_validator("ports")
     @classmethod

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from roost.core.schemas.base import Input, Output
+from roost.core.schemas.quotas import Quotas
 
 Role = Literal["owner", "admin", "member"]
 Admission = Literal["owner", "organization", "public"]
@@ -23,6 +24,10 @@ class OrgPolicy(Input):
     egress, ``[]`` none (the environments' nameservers stay reachable). The host, other
     environments and 169.254.169.254 stay blocked whatever the list says. A change applies to
     running environments at once."""
+
+    quotas: Quotas = Field(default_factory=Quotas)
+    """Set by platform admins only (``PUT /organizations/{org}/quotas``); a policy update by
+    anyone else keeps them."""
 
     @field_validator("egress_allow")
     @classmethod
