@@ -195,6 +195,7 @@ class Assembly:
         content = ContentStep(
             allow_local_repos=self.config.allow_local_repos, credential=user.secrets.value
         )
+        user.dotfiles.allow_local = self.config.allow_local_repos
         return [*before, content, dev, *after]
 
     def _routed(self) -> ContainerDriver | RoutedDriver:

@@ -7,11 +7,12 @@ repository cannot use a git bug to become root on the runner, and the files land
 workspace owner (root inside the environment). A workspace that already has files (cloned
 before, or restored from a backup) is left alone.
 
-Local paths (``roost env create ./repo``) are for the single-machine mode (``roost up``), where
-the runner host is the user's own machine, and are refused by other runners
-(``allow_local_repos``): a path names a directory on the runner host. A local clone runs as
-root (the repository is the machine owner's, often under /root) and is then handed to the
-workspace owner.
+Local paths and ``file://`` URLs (``roost env create ./repo``) name directories on the runner
+host: runners refuse them unless their admin allows them (``allow_local_repos``; the
+single-machine ``roost up`` does, and says so). Even then the clone runs in the same sandbox as
+any other, so it reads only what any local user could read -- a root-only repository is not
+cloned, whoever asks -- and git copies the objects (``--no-hardlinks``) rather than linking the
+host's files into a workspace.
 
 Errors say what to do: an unknown ref is permanent; an unreachable repository is retried (a
 network outage heals), with git's own words in the status.
@@ -20,10 +21,12 @@ network outage heals), with git's own words in the status.
 import os
 import re
 import shutil
+import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from roost.core.errors import PermanentError, TemporaryError
+from roost.core.repo_urls import is_local
 from roost.core.schemas.environments import Environment
 from roost.runner import gitcredential, sandbox
 from roost.runner.idalloc import WORKSPACE_ID_BASE
@@ -77,26 +80,24 @@ class ContentStep(Step):
     async def _clone(self, env: Environment, workspace: Path) -> str:
         content = env.spec.content
         url = content.repo_url or ""
-        if _is_local(url) and not self.allow_local_repos:
+        if is_local(url) and not self.allow_local_repos:
             raise PermanentError(
                 f"{url} is a path on the runner host; this runner clones only URLs "
-                "(https://, ssh://, git@...)"
+                "(https://, ssh://, git@...); its admin may allow paths (allow_local_repos)"
             )
-        depth = [] if content.full_history or _is_local(url) else ["--depth", "1"]
+        depth = [] if content.full_history or is_local(url) else ["--depth", "1"]
+        local = ["--no-hardlinks"] if is_local(url) else []
         branch = ["--branch", content.ref] if content.ref else []
-        uid = 0 if _is_local(url) else WORKSPACE_ID_BASE
         with gitcredential.askpass(await self._credential(env)) as login:
             result = await _git(
-                ["git", *gitcredential.NO_HELPERS, "clone", "--quiet", *depth, *branch, "--",
-                 url, "."], cwd=workspace, uid=uid, extra=login,
+                ["git", *gitcredential.NO_HELPERS, "clone", "--quiet", *depth, *local, *branch,
+                 "--", url, "."], cwd=workspace, extra=login,
             )  # fmt: skip
             if result.code != 0 and content.ref and UNKNOWN_REF.search(result.output):
-                result = await self._fetch_commit(url, content.ref, workspace, uid, login)
+                result = await self._fetch_commit(url, content.ref, workspace, login)
         if result.code != 0:
             _clear(workspace)
             raise _clone_error(url, content.ref, result.output)
-        if uid != WORKSPACE_ID_BASE:
-            _give_to_workspace_owner(workspace)
         head = await _git(["git", "rev-parse", "HEAD"], cwd=workspace)
         return head.output.strip()
 
@@ -115,7 +116,7 @@ class ContentStep(Step):
         return value
 
     async def _fetch_commit(
-        self, url: str, ref: str, workspace: Path, uid: int, login: dict[str, str]
+        self, url: str, ref: str, workspace: Path, login: dict[str, str]
     ) -> sandbox.Result:
         """``--branch`` takes branches and tags; a commit id needs a fetch of that commit."""
         _clear(workspace)
@@ -124,24 +125,26 @@ class ContentStep(Step):
             ["git", *gitcredential.NO_HELPERS, "fetch", "--quiet", "--depth", "1", "--", url, ref],
             ["git", "checkout", "--quiet", "FETCH_HEAD"],
         ):
-            result = await _git(argv, cwd=workspace, uid=uid, extra=login)
+            result = await _git(argv, cwd=workspace, extra=login)
             if result.code != 0:
                 return result
         return result
 
 
 async def _git(
-    argv: list[str], *, cwd: Path, uid: int = WORKSPACE_ID_BASE, extra: dict[str, str] | None = None
+    argv: list[str], *, cwd: Path, extra: dict[str, str] | None = None
 ) -> sandbox.Result:
-    """git in the sandbox. The workspace belongs to the workspace owner, which a root clone
-    (local repositories) is not: ``safe.directory`` tells git this is intended."""
-    env = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "safe.directory",
-           "GIT_CONFIG_VALUE_0": "*", "GIT_TERMINAL_PROMPT": "0", **(extra or {})}  # fmt: skip
-    return await sandbox.run(argv, cwd=cwd, uid=uid, env=env)
-
-
-def _is_local(url: str) -> bool:
-    return url.startswith(("/", "file://"))
+    """git in the sandbox, as the workspace owner. A local repository belongs to someone else:
+    ``safe.directory`` lets git read it (what it may read is the kernel's call, not git's). It
+    is set in a global config file: the ``upload-pack`` of a local clone ignores the
+    command-line form."""
+    with tempfile.TemporaryDirectory(prefix="roost-gitconfig-") as tmp:
+        config = Path(tmp) / "gitconfig"
+        config.write_text("[safe]\n\tdirectory = *\n")
+        os.chmod(tmp, 0o755)  # noqa: S103 -- the sandbox uid reads it; it holds no secret
+        config.chmod(0o644)
+        env = {"GIT_CONFIG_GLOBAL": str(config), "GIT_TERMINAL_PROMPT": "0", **(extra or {})}
+        return await sandbox.run(argv, cwd=cwd, env=env)
 
 
 def _has_files(workspace: Path) -> bool:
@@ -154,12 +157,6 @@ def _make_workspace(workspace: Path) -> None:
     workspace.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chown(workspace, WORKSPACE_ID_BASE, WORKSPACE_ID_BASE)
     workspace.chmod(0o700)
-
-
-def _give_to_workspace_owner(workspace: Path) -> None:
-    for root, dirs, files in os.walk(workspace):
-        for name in (*dirs, *files):
-            os.lchown(os.path.join(root, name), WORKSPACE_ID_BASE, WORKSPACE_ID_BASE)
 
 
 def _clear(workspace: Path) -> None:

@@ -11,7 +11,8 @@ git runs inside the environment, as the remote user, when the image has it; othe
 is made in the host sandbox (unprivileged, like workspace clones) and copied in with ``tar``.
 A failure is reported in the ``dotfiles`` condition and the log (``roost env logs ID --step
 dotfiles``); the environment stays up. Public repositories only: a credential for the dotfiles
-repository is not supported yet.
+repository is not supported yet. A path or ``file://`` URL names the runner host's files: it is
+refused unless the runner allows local repositories (``allow_local_repos``, as workspace clones).
 """
 
 import asyncio
@@ -22,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from roost.core.errors import RoostError
+from roost.core.repo_urls import is_local
 from roost.core.schemas.dotfiles import Dotfiles
 from roost.runner import sandbox
 from roost.runner.devcontainer.logs import LogStore
@@ -74,6 +76,8 @@ class DotfilesStep(Step):
         self.fetch = fetch
         self.logs = logs
         self.state = state
+        self.allow_local = False
+        """Clone dotfiles given as host paths (the runner's ``allow_local_repos``)."""
         self._early: dict[str, asyncio.Future[Dotfiles]] = {}
         """The owner's setting, asked for while the environment starts (a round trip less)."""
 
@@ -109,6 +113,14 @@ class DotfilesStep(Step):
         local.hooks_done.append(DONE)
         self.state.save(local)
         if not url:
+            return
+        if is_local(url) and not self.allow_local:
+            await ctx.report(
+                "dotfiles",
+                "failed",
+                f"{url} is a path on the runner host; this "
+                "runner installs dotfiles from URLs only (https://, ssh://, ...)",
+            )
             return
         await ctx.report("dotfiles", "progressing", f"installing {url}")
         path = self.logs.open_run(ctx.env.id, "dotfiles", f"dotfiles from {url}")

@@ -40,9 +40,11 @@ async def run(
 ) -> Result:
     """Run ``argv`` unprivileged; the combined output is returned (and appended to ``log``).
 
-    ``uid=0`` runs as the runner (root) in the same clean environment -- only for content the
-    machine's owner vouches for (a local repository in the single-machine mode).
+    There is no root mode: even a local repository the runner's admin allows is cloned as
+    ``uid``, so a user can never have the runner read a root-only file for them.
     """
+    if uid == 0:
+        raise ValueError("the sandbox never runs as root")
     home = _private_home(uid)
     drop = [
         "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs",
@@ -52,7 +54,7 @@ async def run(
     # this one user's initializeCommand could read another's git process (its environment holds
     # a repository credential: runner/gitcredential.py) through /proc or ptrace.
     private_pids = ["unshare", "--pid", "--mount-proc", "--kill-child", "--"]
-    wrapped = [*private_pids, *(drop if uid != 0 else []), *argv]
+    wrapped = [*private_pids, *drop, *argv]
     clean = {"PATH": SAFE_PATH, "HOME": str(home), "LANG": "C.UTF-8", **(env or {})}
     try:
         proc = await asyncio.create_subprocess_exec(

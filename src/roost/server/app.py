@@ -22,9 +22,11 @@ from roost.server.api import (
     dotfiles,
     environments,
     errors,
+    limits,
     organizations,
     projects,
     proxy,
+    quotas,
     runners,
     secrets,
     ssh,
@@ -42,7 +44,7 @@ from roost.server.controllers.scheduler import Scheduler
 from roost.server.services import bootstrap, crypto, events
 from roost.server.services.context import Context
 from roost.server.settings import Settings
-from roost.server.store import migrate
+from roost.server.store import files, migrate
 from roost.server.store.db import Database
 from roost.server.watchhub import WatchHub
 
@@ -65,6 +67,7 @@ ROUTERS = (
     activity,
     secrets,
     dotfiles,
+    quotas,
 )
 
 
@@ -78,6 +81,7 @@ class Plane:
 
 
 async def start_plane(settings: Settings, clock: Clock, *, controllers: bool = True) -> Plane:
+    files.protect(settings.data_dir, settings.database_url)
     db = Database(settings.database_url)
     await migrate.upgrade(db)
     hub = WatchHub()
@@ -137,6 +141,7 @@ def create_app(
         redoc_url=None,
     )
     errors.install(app)
+    app.add_middleware(limits.BodyLimit)
     for module in ROUTERS:
         app.include_router(module.router)
 

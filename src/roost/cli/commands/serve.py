@@ -318,6 +318,8 @@ def up(data_dir: Path, listen: str, access_listen: str | None, plane_only: bool,
             ssh = f", ssh {config.public_ssh_address}" if config.public_ssh_address else ""
             click.echo(f"local runner {config.name} is ready (access {config.public_access_url}"
                        f"{ssh})", err=True)  # fmt: skip
+            click.echo("it clones local paths given as repositories (single-user mode), "
+                       "unprivileged: only what any local user may read", err=True)  # fmt: skip
         await asyncio.gather(plane, runner_task)
 
     run_service(_run_until_signal(main()))

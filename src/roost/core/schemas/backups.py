@@ -92,4 +92,4 @@ class BackupDeletions(Output):
 
 
 class BackupsDeleted(Input):
-    snapshots: list[str]
+    snapshots: list[str] = Field(max_length=500)

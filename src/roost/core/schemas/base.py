@@ -3,13 +3,29 @@
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_STR = 64 * 1024
+"""No string a client writes is longer (fields with a meaning have tighter bounds); the whole
+request body is bounded too (``server/api/limits.py``)."""
+MAX_INT = 2**62
+"""No integer a client writes is larger: it must fit the database's and the kernel's 64 bits
+(fields with a meaning have tighter bounds of their own)."""
 
 
 class Input(BaseModel):
-    """A document a client writes: unknown keys are an error."""
+    """A document a client writes: unknown keys are an error, and so are numbers out of any
+    sane range (integers beyond :data:`MAX_INT`, infinities, NaN) and strings beyond
+    :data:`MAX_STR` -- a 400 naming the field, never a 500 deep in a control loop."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_max_length=MAX_STR)
+
+    @field_validator("*")
+    @classmethod
+    def _bounded(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+            raise ValueError("out of range: must be between -2**62 and 2**62")
+        return value
 
 
 class Output(BaseModel):

@@ -7,6 +7,7 @@ read it for the environments they run, through a runner-only endpoint.
 
 from pydantic import Field, field_validator
 
+from roost.core import repo_urls
 from roost.core.schemas.base import Input, Output
 
 
@@ -20,9 +21,7 @@ class DotfilesUpdate(Input):
     def _git_url(cls, url: str | None) -> str | None:
         if url is None or url == "":
             return None
-        if url.startswith("-") or any(c.isspace() for c in url):
-            raise ValueError("not a git URL; use https://host/user/dotfiles(.git)")
-        return url
+        return repo_urls.check(url)
 
 
 class Dotfiles(Output):

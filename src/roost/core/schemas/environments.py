@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
+from roost.core import repo_urls
 from roost.core.schemas.base import Condition, Input, Output
 from roost.core.schemas.organizations import NAME_PATTERN, Admission
 from roost.core.schemas.projects import Resources
@@ -42,6 +43,9 @@ CONDITION_PARTS = (
 )
 
 
+MAX_ENV_CHARS = 64 * 1024
+
+
 class Content(Input):
     """Where the workspace comes from; an empty ``repo_url`` gives an empty workspace."""
 
@@ -51,6 +55,11 @@ class Content(Input):
     credential_secret: str | None = None
     """Name of a secret visible to the environment that opens a private repository over
     HTTPS: ``TOKEN`` or ``USER:TOKEN`` (see ``roost secret set``)."""
+
+    @field_validator("repo_url")
+    @classmethod
+    def _repo_url(cls, url: str | None) -> str | None:
+        return repo_urls.check(url) if url else url
 
 
 class Port(Input):
@@ -62,13 +71,13 @@ class Port(Input):
 class EnvironmentSpec(Input):
     """The desired state. Unknown keys are rejected."""
 
-    spec_version: int = 0
+    spec_version: int = Field(default=0, ge=0, le=2**62)
     """Bumped by the plane on every change. When you write a spec, send the version you read:
     a stale one is refused with 409 ``spec_version_conflict``."""
     desired_phase: DesiredPhase = "running"
     class_name: str = Field(default="default", alias="class")
     resources: Resources = Field(default_factory=Resources)
-    egress_allow: list[str] | None = None
+    egress_allow: list[str] | None = Field(default=None, max_length=1000)
     """Where the environment may connect to (IPv4 CIDRs; ``None``: anywhere). The plane sets it
     from the organization's policy on every spec write, as it sets ``resources`` from the
     class: what a client sends is replaced."""
@@ -77,19 +86,27 @@ class EnvironmentSpec(Input):
     content: Content = Field(default_factory=Content)
     devcontainer_path: str | None = None
     automations_file: str | None = None
-    ports: list[Port] = Field(default_factory=list)
-    secrets: list[str] = Field(default_factory=list)
-    ssh_public_keys: list[str] = Field(default_factory=list)
-    timeout_seconds: int | None = Field(default=None, ge=60)
+    ports: list[Port] = Field(default_factory=list, max_length=100)
+    secrets: list[str] = Field(default_factory=list, max_length=200)
+    ssh_public_keys: list[str] = Field(default_factory=list, max_length=100)
+    timeout_seconds: int | None = Field(default=None, ge=60, le=366 * 86400)
     """Idle timeout; ``None`` uses the organization's default."""
     keep_alive_sessions: bool = False
     """Count an open SSH session as activity even when no traffic flows (idle stop)."""
     runner: str | None = None
     """Pin to a runner (id or name)."""
     region: str | None = None
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, str] = Field(default_factory=dict, max_length=256)
+    """At most 256 variables of 64 KiB together (``_env_size``)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("env")
+    @classmethod
+    def _env_size(cls, env: dict[str, str]) -> dict[str, str]:
+        if sum(len(k) + len(v) for k, v in env.items()) > MAX_ENV_CHARS:
+            raise ValueError(f"the variables are {MAX_ENV_CHARS} characters at most together")
+        return env
 
     @field_validator("ports")
     @classmethod

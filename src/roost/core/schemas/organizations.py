@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from roost.core.schemas.base import Input, Output
+from roost.core.schemas.quotas import Quotas
 
 Role = Literal["owner", "admin", "member"]
 Admission = Literal["owner", "organization", "public"]
@@ -17,12 +18,16 @@ class OrgPolicy(Input):
     """Organization-wide limits. ``None`` means no limit."""
 
     max_port_admission: Admission = "public"
-    max_idle_timeout_seconds: int | None = Field(default=None, ge=60)
+    max_idle_timeout_seconds: int | None = Field(default=None, ge=60, le=366 * 86400)
     egress_allow: list[str] | None = None
     """IPv4 addresses or networks (CIDR) environments may connect to; ``None`` allows all
     egress, ``[]`` none (the environments' nameservers stay reachable). The host, other
     environments and 169.254.169.254 stay blocked whatever the list says. A change applies to
     running environments at once."""
+
+    quotas: Quotas = Field(default_factory=Quotas)
+    """Set by platform admins only (``PUT /organizations/{org}/quotas``); a policy update by
+    anyone else keeps them."""
 
     @field_validator("egress_allow")
     @classmethod

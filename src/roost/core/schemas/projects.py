@@ -1,10 +1,11 @@
 """Projects and environment classes."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
+from roost.core import repo_urls
 from roost.core.schemas.base import Input, Output
 from roost.core.schemas.organizations import NAME_PATTERN
 
@@ -14,12 +15,14 @@ Runtime = Literal["container", "sandbox"]
 class Resources(Input):
     """What an environment may use; copied from its class into the spec (runners need no lookup)."""
 
+    # Upper bounds keep every value a 64-bit integer for the database and the kernel (a
+    # memory_mib of 2**63 made every environment of its class fail).
     cpu: float = Field(default=2.0, gt=0, le=256)
-    memory_mib: int = Field(default=4096, ge=64)
-    disk_gib: int = Field(default=20, ge=1)
-    pids: int = Field(default=4096, ge=32)
-    upload_mbit: int | None = Field(default=None, ge=1)
-    download_mbit: int | None = Field(default=None, ge=1)
+    memory_mib: int = Field(default=4096, ge=64, le=2**24)  # 16 TiB
+    disk_gib: int = Field(default=20, ge=1, le=2**16)  # 64 TiB
+    pids: int = Field(default=4096, ge=32, le=2**22)  # the kernel's pid_max limit
+    upload_mbit: int | None = Field(default=None, ge=1, le=10**6)
+    download_mbit: int | None = Field(default=None, ge=1, le=10**6)
     runtime: Runtime = "container"
     keep_writable_layer: bool = False
     """Back up the writable layer (installed packages, home directory) with the workspace at
@@ -49,14 +52,17 @@ class ProjectSettings(Input):
     keep_writable_layer: bool = False
 
 
+RepoUrl = Annotated[str, AfterValidator(repo_urls.check)]
+
+
 class ProjectCreate(Input):
     name: str = Field(pattern=NAME_PATTERN)
-    repo_url: str | None = None
+    repo_url: RepoUrl | None = None
     settings: ProjectSettings = Field(default_factory=ProjectSettings)
 
 
 class ProjectUpdate(Input):
-    repo_url: str | None = None
+    repo_url: RepoUrl | None = None
     settings: ProjectSettings | None = None
 
 

@@ -48,6 +48,12 @@ class RunnerRegister(Input):
 
 class Heartbeat(Input):
     info: RunnerInfo
+    """``backup_location`` in it is ignored: the plane keeps the one set at registration or by
+    an admin (``PUT /runners/{runner}/backup-location``)."""
+
+
+class BackupLocationUpdate(Input):
+    backup_location: str | None = Field(default=None, max_length=2000)
 
 
 class Runner(Output):

@@ -18,16 +18,20 @@ TokenScope = Literal[
 ]  # fmt: skip
 
 
+MAX_LIFETIME = 10 * 366 * 86400
+"""Ten years: longer is "never" (omit the field), and a datetime cannot reach much further."""
+
+
 class TokenCreate(Input):
     name: str = Field(default="", max_length=100)
-    expires_in_seconds: int | None = Field(default=None, ge=60)
-    user: str | None = None
+    expires_in_seconds: int | None = Field(default=None, ge=60, le=MAX_LIFETIME)
+    user: str | None = Field(default=None, max_length=200)
     """Admins may create a token for another user (id or name)."""
 
 
 class RegistrationTokenCreate(Input):
     name: str = Field(default="", max_length=100)
-    expires_in_seconds: int | None = Field(default=86400, ge=60)
+    expires_in_seconds: int | None = Field(default=86400, ge=60, le=MAX_LIFETIME)
 
 
 class Token(Output):

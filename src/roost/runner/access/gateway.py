@@ -13,6 +13,14 @@ SSH key is not registered...", "environment X is stopped; start it with ..." -- 
 holds the key, the gateway asks again with ``verified`` set: that is the login the plane audits.
 Answers are kept for the connection only.
 
+**Nothing before proof**: public keys are public (key servers, forges), so the plane is asked
+only once the client has signed with the key. A key *query* (OpenSSH offers a key before
+signing) gets the same "yes, sign with it" for every key and every user name, and a signature
+that does not verify gets a plain failure; neither reaches the plane nor shows a banner. So a
+stranger holding someone's public key learns neither whether it is registered nor which
+environments are its owner's. (asyncssh asks the server object about a key before checking a
+signature, so the gateway takes over the connection's key check: :meth:`Connection._check_key`.)
+
 **Channels**: sessions (``sshsession.py``); ``direct-tcpip`` (``ssh -L``) opens a socket inside
 the environment's netns (``dialer.py``), so ``localhost`` there means the environment's own
 loopback; agent forwarding (``agentfwd.py``). Remote forwarding (``ssh -R``), X11 and
@@ -30,6 +38,8 @@ from typing import Any
 
 import asyncssh
 from asyncssh.forward import SSHForwarder
+from asyncssh.packet import String
+from asyncssh.public_key import decode_ssh_public_key
 
 from roost.core.errors import RoostError
 from roost.core.schemas.ssh import SshAuthorize, SshGrant
@@ -98,6 +108,7 @@ class Connection(asyncssh.SSHServer):
 
     def connection_made(self, conn: Any) -> None:
         self.conn = conn
+        conn.validate_public_key = self._check_key  # see "Nothing before proof" above
         peer = conn.get_extra_info("peername") or ("", 0)
         self.client = f"{peer[0]}:{peer[1]}"
 
@@ -117,6 +128,21 @@ class Connection(asyncssh.SSHServer):
 
     def public_key_auth_supported(self) -> bool:
         return True
+
+    async def _check_key(
+        self, username: str, key_data: bytes, msg: bytes, signature: bytes
+    ) -> bool:
+        """The connection's public-key check: the plane decides, but only after the proof."""
+        try:
+            key = decode_ssh_public_key(key_data)
+        except (asyncssh.KeyImportError, ValueError):
+            return False
+        if not msg:
+            return True  # a query: the same answer for every key, so it reveals nothing
+        session_id = self.conn._session_id
+        if not key.verify(String(session_id) + msg, signature):
+            return False
+        return await self.validate_public_key(username, key)
 
     async def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
         line = key.export_public_key("openssh").decode().strip()

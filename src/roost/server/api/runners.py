@@ -2,6 +2,7 @@ from fastapi import APIRouter, Query, status
 
 from roost.core.schemas.base import Page
 from roost.core.schemas.runners import (
+    BackupLocationUpdate,
     Heartbeat,
     Runner,
     RunnerRegister,
@@ -42,6 +43,15 @@ async def get_runner(ctx: Ctx, who: Auth, runner: str) -> Runner:
 @router.delete("/{runner}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_runner(ctx: Ctx, who: Auth, runner: str) -> None:
     await runners.delete(ctx, who, runner)
+
+
+@router.put("/{runner}/backup-location")
+async def set_backup_location(
+    ctx: Ctx, who: Auth, runner: str, body: BackupLocationUpdate
+) -> Runner:
+    """Platform admins: where this runner keeps backups (runners sharing one restore each
+    other's environments and delete each other's expired backups)."""
+    return await runners.set_backup_location(ctx, who, runner, body)
 
 
 @router.post("/{runner_id}/heartbeat")

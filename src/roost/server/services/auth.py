@@ -49,6 +49,10 @@ async def _principal(session: AsyncSession, row: TokenRow) -> Principal:
         raise Unauthenticated("a registration token can only register a runner (`roost runner`)")
     if row.scope in ("proxy", "proxy_login"):
         raise Unauthenticated("a port-proxy session opens proxied ports only, not the API")
+    if row.scope == "environment":
+        # A ticket is spent by the runner route it was minted for (services/access.py); as an
+        # API token it would carry its user's roles everywhere for its minute, unspent.
+        raise Unauthenticated("a ticket opens the runner route it was made for, not the API")
     user = await session.get(UserRow, row.user_id) if row.user_id else None
     if user is None:
         raise Unauthenticated("invalid token")
@@ -56,14 +60,6 @@ async def _principal(session: AsyncSession, row: TokenRow) -> Principal:
         select(MembershipRow).where(MembershipRow.user_id == user.id)
     )
     roles = {m.organization_id: m.role for m in memberships}
-    if row.scope == "environment":
-        return Principal(
-            kind="environment",
-            token_id=row.id,
-            user_id=user.id,
-            environment_id=row.environment_id,
-            roles=roles,
-        )
     return Principal(
         kind="user", token_id=row.id, user_id=user.id, is_admin=user.is_admin, roles=roles
     )

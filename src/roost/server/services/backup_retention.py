@@ -6,6 +6,10 @@ undone by an administrator within the retention (``Settings.backup_retention_sec
 environment no longer exists a ``delete_after``; superseded backups get one when they are
 superseded (``backups.record``).
 
+A runner's location is set by admins (at registration or ``PUT
+/runners/{runner}/backup-location``); its heartbeats cannot change it, since a runner that named
+another's location would be handed that location's repository passwords.
+
 The plane cannot forget a restic snapshot itself (it holds no backup data and may not reach the
 repository), and the runner that made one may be gone. So the rows are a to-do list:
 :func:`due` gives a runner the snapshots past their time *at its own location*, with the
@@ -21,7 +25,7 @@ from sqlalchemy import delete, select, update
 from roost.core.errors import NotFound
 from roost.core.schemas.backups import BackupDeletion, BackupDeletions, BackupsDeleted
 from roost.core.schemas.runners import RunnerInfo
-from roost.server.services import audit
+from roost.server.services import audit, crypto, repository_keys
 from roost.server.services.context import Context, Principal
 from roost.server.store.rows import BackupRepositoryRow, BackupRow, EnvironmentRow, RunnerRow
 
@@ -71,11 +75,15 @@ async def due(ctx: Context, principal: Principal, runner_id: str) -> BackupDelet
             .order_by(BackupRow.repository, BackupRow.id)
             .limit(BATCH)
         )
+        box = crypto.box(ctx.settings.data_dir)
         grouped: dict[str, BackupDeletion] = {}
-        for snapshot, repository, password in rows:
-            item = grouped.setdefault(
-                repository, BackupDeletion(repository=repository, password=password, snapshots=[])
-            )
+        for snapshot, repository, sealed in rows:
+            item = grouped.get(repository)
+            if item is None:
+                password = repository_keys.open_password(box, repository, sealed)
+                item = grouped[repository] = BackupDeletion(
+                    repository=repository, password=password, snapshots=[]
+                )
             item.snapshots.append(snapshot)
     return BackupDeletions(items=list(grouped.values()))
 
@@ -83,15 +91,22 @@ async def due(ctx: Context, principal: Principal, runner_id: str) -> BackupDelet
 async def done(ctx: Context, principal: Principal, runner_id: str, body: BackupsDeleted) -> None:
     """The runner forgot these snapshots: drop their rows (only due ones at its location)."""
     location = await _location(ctx, principal, runner_id, "backup.delete")
+    if not location:
+        return
     now = ctx.clock.now()
     async with ctx.db.write() as session:
-        result = await session.execute(
-            delete(BackupRow).where(
+        rows = await session.execute(
+            select(BackupRow.id, BackupRow.organization_id).where(
                 BackupRow.id.in_(body.snapshots),
                 BackupRow.state == "deleting",
                 BackupRow.delete_after <= now,
                 BackupRow.location == location,
             )
         )
-        audit.record(session, now, principal, "backup.delete", "runner", runner_id,
-                     details={"snapshots": int(getattr(result, "rowcount", 0) or 0)})  # fmt: skip
+        by_org: dict[str, list[str]] = {}
+        for snapshot, org in rows:
+            by_org.setdefault(org, []).append(snapshot)
+        for org, snapshots in by_org.items():  # each organization's audit log shows its own
+            await session.execute(delete(BackupRow).where(BackupRow.id.in_(snapshots)))
+            audit.record(session, now, principal, "backup.delete", "runner", runner_id,
+                         organization_id=org, details={"snapshots": len(snapshots)})  # fmt: skip

@@ -6,8 +6,8 @@ The plane never touches backup data -- runners run restic next to the files. It 
   so that environments of one project deduplicate against each other) and their restic
   password: 256 random bits made on first use, handed only to the runner an environment is
   assigned to, through a runner-authenticated call. Any runner can then restore any
-  environment it is given. At rest the password sits in the database as is (see
-  ``BackupRepositoryRow``): whoever reads the database and the repository can read the backups.
+  environment it is given. At rest the password is sealed under the secrets master key
+  (:mod:`roost.server.services.repository_keys`): the database alone does not open backups.
 * **the record** of verified snapshots (``backups``). A runner records a snapshot only after
   verifying it; the highest ``seq`` of an environment is its latest backup, the one a start
   restores. Each record marks all but the newest ``KEEP`` of that environment for deletion.
@@ -19,7 +19,6 @@ Deletion after retention is in :mod:`roost.server.services.backup_retention`.
 """
 
 import contextlib
-import secrets
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -29,7 +28,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from roost.core.errors import Conflict, InvalidInput, NotFound
 from roost.core.schemas.backups import Backup, BackupAccess, BackupRecord, BackupRelease
 from roost.core.schemas.environments import Environment, EnvironmentSpec, EnvironmentStatus
-from roost.server.services import audit, environment_status, environments
+from roost.server.services import (
+    audit,
+    crypto,
+    environment_status,
+    environments,
+    repository_keys,
+)
 from roost.server.services.context import Context, Principal
 from roost.server.store.rows import (
     BackupRepositoryRow,
@@ -94,9 +99,11 @@ async def _repository(
     found = await session.get(BackupRepositoryRow, repo_id)
     if found is not None:
         return found
+    box = crypto.box(ctx.settings.data_dir)
+    sealed = repository_keys.seal(box, repo_id, repository_keys.new_password())
     row = BackupRepositoryRow(
         id=repo_id, organization_id=env.organization_id, project_id=env.project_id,
-        password=secrets.token_urlsafe(32), created_at=ctx.clock.now(),
+        password=sealed, created_at=ctx.clock.now(),
     )  # fmt: skip
     try:
         async with session.begin_nested():
@@ -122,8 +129,12 @@ async def access(ctx: Context, principal: Principal, env_id: str) -> BackupAcces
         last = await latest(session, env_id)
         audit.record(session, now, principal, "backup.access", "environment", env_id,
                      organization_id=env.organization_id)  # fmt: skip
+        box = crypto.box(ctx.settings.data_dir)
+        password = repository_keys.open_password(box, repo.id, repo.password)
+        if not repository_keys.is_sealed(repo.password):  # a row from before sealing
+            repo.password = repository_keys.seal(box, repo.id, password)
         return BackupAccess(
-            repository=repo.id, password=repo.password, keep_writable_layer=keep,
+            repository=repo.id, password=password, keep_writable_layer=keep,
             latest=to_schema(last) if last else None,
         )  # fmt: skip
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost.core import ids
-from roost.core.errors import Conflict, InvalidInput, NotFound
+from roost.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from roost.core.schemas.base import Page
 from roost.core.schemas.environments import (
     DesiredPhase,
@@ -34,6 +34,7 @@ from roost.server.services import (
     pagination,
     ports,
     projects,
+    quotas,
     scheduling,
 )
 from roost.server.services.context import Context, Principal
@@ -123,6 +124,8 @@ async def create(ctx: Context, principal: Principal, body: EnvironmentCreate) ->
         spec = _apply_project_defaults(body.spec, project)
         spec = await _with_class(session, org.id, spec)
         spec = await _with_policy(session, org.id, spec)
+        await quotas.check(session, principal, None, org_id=org.id, resources=spec.resources,
+                           running=spec.desired_phase == "running")  # fmt: skip
         name = body.name or await _free_name(session, org.id, _name_hint(spec, project))
         if await _name_taken(session, org.id, name):
             raise Conflict(
@@ -203,6 +206,10 @@ async def update_spec(
     async with ctx.db.write() as session:
         row = await load(session, principal, env_id, for_update=True)
         _check_user(principal)
+        if row.owner_id != principal.user_id:  # docs/security.md: who may do what
+            raise Forbidden(
+                "only the environment's owner changes its spec; admins may stop or delete it"
+            )
         if spec.spec_version != row.spec_version:
             raise Conflict(
                 f"environment {env_id} changed since you read it (your spec_version "
@@ -212,6 +219,9 @@ async def update_spec(
         _check_transition(row, spec.desired_phase)
         spec = await _with_class(session, row.organization_id, spec)
         spec = await _with_policy(session, row.organization_id, spec)
+        running = spec.desired_phase == "running"
+        await quotas.check(session, principal, row, org_id=row.organization_id,
+                           resources=spec.resources, running=running)  # fmt: skip
         old_ports = EnvironmentSpec.model_validate(row.spec).ports
         _set_spec(row, spec)
         await emit(session, row, now, "MODIFIED")
@@ -240,6 +250,9 @@ async def set_desired_phase(
             return to_schema(row)  # idempotent; but asking again after a failure means "retry"
         _check_transition(row, phase)
         spec = EnvironmentSpec.model_validate(row.spec)
+        if phase == "running":
+            await quotas.check(session, principal, row, org_id=row.organization_id,
+                               resources=spec.resources, running=True)  # fmt: skip
         spec.desired_phase = phase
         _set_spec(row, spec)
         await emit(session, row, now, "MODIFIED")

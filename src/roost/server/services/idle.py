@@ -12,6 +12,7 @@ Stopping goes through the normal path: ``desired_phase`` becomes ``stopped`` wit
 a user's ``roost env stop`` would -- files are kept.
 """
 
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -21,6 +22,8 @@ from roost.core.schemas.environments import EnvironmentSpec, EnvironmentStatus
 from roost.core.schemas.organizations import OrgPolicy
 from roost.server.services import audit, environments
 from roost.server.store.rows import EnvironmentRow, OrganizationRow
+
+log = logging.getLogger(__name__)
 
 
 def timeout_seconds(spec: EnvironmentSpec, policy: OrgPolicy) -> int | None:
@@ -40,7 +43,10 @@ def deadline(row: EnvironmentRow, policy: OrgPolicy) -> datetime | None:
     seconds = timeout_seconds(EnvironmentSpec.model_validate(row.spec), policy)
     if seconds is None:
         return None
-    return idle_since(row) + timedelta(seconds=seconds)
+    try:
+        return idle_since(row) + timedelta(seconds=seconds)
+    except OverflowError:  # a row stored before timeout_seconds was bounded: never, in effect
+        return None
 
 
 def is_idle(row: EnvironmentRow, policy: OrgPolicy, now: datetime) -> bool:
@@ -62,9 +68,17 @@ async def candidates(session: AsyncSession, now: datetime) -> list[str]:
             EnvironmentRow.desired_phase == "running", EnvironmentRow.phase == "running"
         )
     )
-    return [
-        row.id for row in running if is_idle(row, by_org.get(row.organization_id, OrgPolicy()), now)
-    ]
+    return [row.id for row in running if _is_idle_or_log(row, by_org.get(row.organization_id), now)]
+
+
+def _is_idle_or_log(row: EnvironmentRow, policy: OrgPolicy | None, now: datetime) -> bool:
+    """One row that cannot be read (a spec from an older, laxer version) is skipped and
+    logged; it must not stop idle stop for every other environment."""
+    try:
+        return is_idle(row, policy or OrgPolicy(), now)
+    except Exception:
+        log.exception("idle stop: environment %s has an unreadable spec; skipped", row.id)
+        return False
 
 
 async def stop(session: AsyncSession, row: EnvironmentRow, now: datetime) -> None:

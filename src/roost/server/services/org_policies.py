@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost.core.errors import Forbidden
 from roost.core.schemas.environments import EnvironmentSpec
-from roost.core.schemas.organizations import Organization, OrganizationUpdate
+from roost.core.schemas.organizations import Organization, OrganizationUpdate, OrgPolicy
 from roost.server.services import audit, environments, organizations
 from roost.server.services.context import Context, Principal
 from roost.server.store.rows import EnvironmentRow
@@ -31,7 +31,10 @@ async def update_policy(
         row = await organizations.resolve(session, principal, ref)
         org_id = row.id
         if principal.has_role(org_id, "admin"):
-            row.policy = body.policy.model_dump(mode="json")
+            policy = body.policy
+            if not principal.is_admin:  # quotas are the platform admins' (services/quotas.py)
+                policy = policy.model_copy(update={"quotas": OrgPolicy(**row.policy).quotas})
+            row.policy = policy.model_dump(mode="json")
             restamped = await _restamp(session, row.id, body.policy.egress_allow, now)
             audit.record(
                 session, now, principal, "organization.policy", "organization", row.id,

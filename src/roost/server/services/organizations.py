@@ -131,6 +131,8 @@ async def add_member(
         _check_can_grant(principal, org.id, body.role)
         user = await find_user(session, body.user)
         row = await session.get(MembershipRow, (org.id, user.id))
+        if row is not None and row.role == "owner" and body.role != "owner":
+            await _check_owner_leaves(session, principal, org.id, "demote")
         if row is None:
             row = MembershipRow(
                 organization_id=org.id, user_id=user.id, role=body.role, created_at=now
@@ -162,8 +164,8 @@ async def remove_member(ctx: Context, principal: Principal, ref: str, user_ref: 
         row = await session.get(MembershipRow, (org.id, user.id))
         if row is None:
             raise NotFound(f"{user.name} is not a member of {org.name}")
-        if row.role == "owner" and await _owner_count(session, org.id) == 1:
-            raise Conflict("cannot remove the last owner; make someone else owner first")
+        if row.role == "owner":
+            await _check_owner_leaves(session, principal, org.id, "remove")
         ctx.auth_cache.forget()
         await session.execute(
             delete(MembershipRow).where(
@@ -180,6 +182,16 @@ def _check_can_grant(principal: Principal, org_id: str, role: str) -> None:
         raise Forbidden("adding members needs the admin or owner role")
     if role == "owner" and not principal.has_role(org_id, "owner"):
         raise Forbidden("only owners can make owners")
+
+
+async def _check_owner_leaves(
+    session: AsyncSession, principal: Principal, org_id: str, verb: str
+) -> None:
+    """Owners are changed by owners only, and an organization keeps at least one."""
+    if not principal.has_role(org_id, "owner"):
+        raise Forbidden(f"only owners can {verb} an owner")
+    if await _owner_count(session, org_id) == 1:
+        raise Conflict(f"cannot {verb} the last owner; make someone else owner first")
 
 
 async def _owner_count(session: AsyncSession, org_id: str) -> int:

@@ -15,6 +15,7 @@ from roost.core import ids
 from roost.core.errors import Forbidden, NotFound, Unauthenticated
 from roost.core.schemas.base import Page
 from roost.core.schemas.runners import (
+    BackupLocationUpdate,
     Capacity,
     Heartbeat,
     Runner,
@@ -140,10 +141,29 @@ async def heartbeat(ctx: Context, principal: Principal, runner_id: str, body: He
         if row is None:
             raise NotFound(f"runner {runner_id} not found; register again")
         was_offline = row.state != "online"
-        _apply_info(row, body.info, now)
+        # The backup location is the admins' (registration, or set_backup_location): a runner
+        # that names another's location would be handed its backups and their passwords.
+        kept = RunnerInfo(**row.info).backup_location
+        _apply_info(row, body.info.model_copy(update={"backup_location": kept}), now)
         if was_offline:
             await _emit(session, row, now, "MODIFIED")
             audit.record(session, now, principal, "runner.online", "runner", row.id)
+        return to_schema(row)
+
+
+async def set_backup_location(
+    ctx: Context, principal: Principal, ref: str, body: BackupLocationUpdate
+) -> Runner:
+    """Platform admins only: where the runner's backups are (it must hold them there too)."""
+    if not principal.is_admin:
+        raise Forbidden("only platform admins can set a runner's backup location")
+    now = ctx.clock.now()
+    async with ctx.db.write() as session:
+        row = await find(session, ref)
+        row.info = {**row.info, "backup_location": body.backup_location}
+        await _emit(session, row, now, "MODIFIED")
+        audit.record(session, now, principal, "runner.backup_location", "runner", row.id,
+                     details={"backup_location": body.backup_location})  # fmt: skip
         return to_schema(row)
 
 

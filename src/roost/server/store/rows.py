@@ -231,8 +231,8 @@ class BackupRepositoryRow(Base):
     """One restic repository: per project, or per organization for environments without one.
 
     ``password`` is restic's key to the repository, generated on first use and handed only to
-    runners (see ``services/backups.py``). It is stored as is: encrypting secrets at rest is
-    the secrets store's job, which this table should move to when it exists.
+    runners (see ``services/backups.py``), sealed under the secrets master key
+    (``services/repository_keys.py``; rows from before sealing are sealed at next use).
     """
 
     __tablename__ = "backup_repositories"
