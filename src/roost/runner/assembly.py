@@ -81,6 +81,7 @@ class Assembly:
     wake: Callable[[str], None] = lambda env_id: None
     """Queues an environment for a pass (set by the agent: ``attach_wake``)."""
     _tasks: list["asyncio.Task[None]"] = field(default_factory=list)
+    _disk_capacity: int | None = None
 
     @classmethod
     def create(cls, config: RunnerConfig, images: ImageStore | None = None) -> "Assembly":
@@ -174,6 +175,9 @@ class Assembly:
         return [d.disks for d in drivers if d is not None and d.disks is not None]
 
     def _disk_healths(self) -> dict[str, str | None]:
+        """Every disk's health, and the room left (in the watch's thread: a stat or two per
+        disk, about 0.1 ms each -- too slow for every heartbeat on the event loop)."""
+        self._disk_capacity = self._count_disk_capacity()
         found: dict[str, str | None] = {}
         for disks in self._all_disks():  # one image directory: each runtime mounts its own
             for env_id, why in disks.healths().items():
@@ -181,7 +185,13 @@ class Assembly:
         return found
 
     def disk_capacity_gib(self) -> int | None:
-        """The quotas this runner can back (``runner/disks/space.py``); None without disks."""
+        """The quotas this runner can back (``runner/disks/space.py``); None without disks.
+        Counted by the disk watch every few seconds."""
+        if self._disk_capacity is None:
+            self._disk_capacity = self._count_disk_capacity()
+        return self._disk_capacity
+
+    def _count_disk_capacity(self) -> int | None:
         every = self._all_disks()
         return space.capacity_gib(every[0].images) if every else None
 
