@@ -189,10 +189,14 @@ class Reconciler:
                 await step.after_start(self._context(env, local, "running", inspection.pid))
             await self.p.reporter.running(env, local)
             return
-        progress = Deferred(
-            PROGRESS_AFTER,
-            lambda: self.p.reporter.progress(env, "starting" if local else "creating", "starting"),
-        )
+
+        async def say_starting() -> None:
+            st = env.status
+            if st.phase == "failed" and st.observed_spec_version == env.spec.spec_version:
+                return  # a retry of a failed start: "failed" stands until it gets further
+            await self.p.reporter.progress(env, "starting" if local else "creating", "starting")
+
+        progress = Deferred(PROGRESS_AFTER, say_starting)
         try:
             local = local or LocalEnv(env_id=env.id, runtime=env.spec.resources.runtime)
             for step in self.p.steps:  # content, devcontainer: may choose the image
