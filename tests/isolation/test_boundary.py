@@ -35,6 +35,7 @@ from tests.isolation.harness import (
     run_probe,
     serve_in,
 )
+from tests.isolation.hostids import shared_host_uids
 from tests.support.plane import PlaneHarness
 from tests.support.runner import RealRunner
 
@@ -176,4 +177,5 @@ async def test_isolation_suite(
         if abs(base - other_base) < RANGE_SIZE:
             problems.append(f"the two environments' ranges overlap: {base}, {other_base}")
         problems += await host_file_owners(plane, runner, runtime, env_id, base)
+        problems += shared_host_uids(runner.config.cgroup_parent)
     assert not problems, "isolation checks failed:\n" + "\n".join(problems)

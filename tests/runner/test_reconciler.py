@@ -145,6 +145,32 @@ async def test_runtime_failure_is_reported_and_retried(setup: Setup) -> None:
     assert (await setup.env(env_id)).status.phase == "running"
 
 
+async def test_exhausted_uid_ranges_say_why_in_the_status(setup: Setup, tmp_path: Path) -> None:
+    """Regression: RangesExhausted escaped the reconciler; the runner retried every few seconds
+    while the status never said why."""
+    setup.parts.ids = IdAllocator(tmp_path / "few-ids", slots=1)
+    first, second = await setup.create(), await setup.create()
+    await setup.step(first)
+    assert await setup.step(second) == 60.0
+    env = await setup.env(second)
+    assert env.status.phase == "failed"
+    assert "all 1 uid ranges of this host are in use" in env.status.message
+    assert "delete environments" in env.status.conditions["machine"].message
+
+
+async def test_an_unexpected_error_is_reported_not_lost(setup: Setup) -> None:
+    env_id = await setup.create()
+
+    async def broken(spec: object) -> None:
+        raise KeyError("a bug")
+
+    setup.driver.start = broken  # type: ignore[method-assign,assignment]
+    assert await setup.step(env_id) == 60.0
+    env = await setup.env(env_id)
+    assert env.status.phase == "failed"
+    assert "internal error" in env.status.message and "runner's log" in env.status.message
+
+
 async def test_class_change_applies_live(setup: Setup) -> None:
     env_id = await setup.create()
     await setup.step(env_id)

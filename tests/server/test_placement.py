@@ -56,3 +56,11 @@ def test_disk_is_a_limit_overcommitted_against_total_disk() -> None:
     assert place(spec, [runner("a")], alloc, Overcommit(disk=4.0)).runner is not None
     decision = place(spec, [runner("a")], alloc, Overcommit(disk=3.0))
     assert "not enough disk" in decision.reason
+
+
+def test_disk_is_not_overcommitted_by_default() -> None:
+    """A runner reports the disk it can back; promising more lost writes when it filled up."""
+    spec = EnvironmentSpec.model_validate({"resources": {"disk_gib": 50}})
+    assert place(spec, [runner("a")], {"a": Capacity(disk_gib=50)}, Overcommit()).runner
+    decision = place(spec, [runner("a")], {"a": Capacity(disk_gib=60)}, Overcommit())
+    assert "not enough disk (40 of 50 GiB free)" in decision.reason

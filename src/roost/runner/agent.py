@@ -108,13 +108,15 @@ class Agent:
 
     def info(self) -> RunnerInfo:
         disk = shutil.disk_usage(self.config.data_dir if self.config.data_dir.exists() else "/")
+        backed = getattr(self.factory, "disk_capacity_gib", lambda: None)()  # the disks' room
+        disk_gib = disk.total // (1 << 30) if backed is None else backed
         memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
         return RunnerInfo(
             region=self.config.region,
             labels=self.config.labels,
             capacity=Capacity(
                 cpu=float(os.cpu_count() or 1), memory_mib=memory,
-                disk_gib=disk.total // (1 << 30), environments=self.config.max_environments,
+                disk_gib=disk_gib, environments=self.config.max_environments,
             ),
             runtimes=self.factory.runtimes(),
             version=__version__,

@@ -33,7 +33,8 @@ from roost.runner.cpu import CpuController
 from roost.runner.devcontainer import buildah
 from roost.runner.devcontainer.logs import LogStore
 from roost.runner.devcontainer.step import DevcontainerStep
-from roost.runner.disks import Disks
+from roost.runner.disks import Disks, space
+from roost.runner.disks.health import DiskWatch
 from roost.runner.disks.step import DiskStep
 from roost.runner.hostcheck import HostCheckFailed, HostReport, check
 from roost.runner.idalloc import IdAllocator
@@ -80,6 +81,7 @@ class Assembly:
     wake: Callable[[str], None] = lambda env_id: None
     """Queues an environment for a pass (set by the agent: ``attach_wake``)."""
     _tasks: list["asyncio.Task[None]"] = field(default_factory=list)
+    _disk_capacity: int | None = None
 
     @classmethod
     def create(cls, config: RunnerConfig, images: ImageStore | None = None) -> "Assembly":
@@ -114,7 +116,7 @@ class Assembly:
                 insecure_registries=config.insecure_registries,
             ),
             state=StateStore(data / "state"),
-            ids=IdAllocator(config.ids_dir),
+            ids=IdAllocator(config.ids_dir, runner=config.name),
             sandbox=_sandbox_driver(config, init),
         )
 
@@ -165,6 +167,33 @@ class Assembly:
         if self.cpu is not None:
             self._tasks.append(asyncio.create_task(self.cpu.run(), name="cpu-control"))
         parts.steps.append(ResourcesStep(self.oom, self.cpu))
+        watch = DiskWatch(self._disk_healths, self._wake)  # a failed disk, in its status at once
+        self._tasks.append(asyncio.create_task(watch.run(), name="disk-watch"))
+
+    def _all_disks(self) -> list[Disks]:
+        drivers = (self.driver, self.sandbox)
+        return [d.disks for d in drivers if d is not None and d.disks is not None]
+
+    def _disk_healths(self) -> dict[str, str | None]:
+        """Every disk's health, and the room left (in the watch's thread: a stat or two per
+        disk, about 0.1 ms each -- too slow for every heartbeat on the event loop)."""
+        self._disk_capacity = self._count_disk_capacity()
+        found: dict[str, str | None] = {}
+        for disks in self._all_disks():  # one image directory: each runtime mounts its own
+            for env_id, why in disks.healths().items():
+                found[env_id] = found.get(env_id) or why
+        return found
+
+    def disk_capacity_gib(self) -> int | None:
+        """The quotas this runner can back (``runner/disks/space.py``); None without disks.
+        Counted by the disk watch every few seconds."""
+        if self._disk_capacity is None:
+            self._disk_capacity = self._count_disk_capacity()
+        return self._disk_capacity
+
+    def _count_disk_capacity(self) -> int | None:
+        every = self._all_disks()
+        return space.capacity_gib(every[0].images) if every else None
 
     def attach_wake(self, wake: Callable[[str], None]) -> None:
         self.wake = wake

@@ -9,7 +9,8 @@ left running, a half-deleted directory is deleted again.
 Errors decide what happens next (:mod:`roost.core.errors`): a ``TemporaryError`` (a registry that
 is down) is retried with backoff; anything else marks the machine condition failed with a message
 the user can act on and is retried at the next resync, so fixing the cause (importing the image)
-heals the environment without anyone touching it.
+heals the environment without anyone touching it. An error of no known kind (a bug) does the
+same with "internal error; see the runner's log": whatever fails, the status says so.
 """
 
 import asyncio
@@ -34,6 +35,8 @@ from roost.runner.state import LocalEnv, StateStore
 from roost.runner.steps import Step, StepContext
 
 log = logging.getLogger(__name__)
+
+INTERNAL_ERROR = "internal error on the runner; see the runner's log for this environment"
 
 
 PROGRESS_AFTER = 0.3
@@ -141,9 +144,23 @@ class Reconciler:
         except (RoostError, RuntimeFailure, OSError) as exc:
             message = exc.message if isinstance(exc, RoostError) else str(exc)
             log.warning("environment %s: %s", env_id, message)
-            await self.p.reporter.failed(env, message)
+            await self._report_failure(env, message)
+            return 60.0
+        except Exception:
+            # A bug or an error nobody named: the log has the traceback, the status says where
+            # to look -- never a pass that fails again every few seconds in silence.
+            log.exception("environment %s: unexpected error", env_id)
+            await self._report_failure(env, INTERNAL_ERROR)
             return 60.0
         return None
+
+    async def _report_failure(self, env: Environment, message: str) -> None:
+        """The failure in the status; a plane that cannot take it is only logged (the retry
+        reports it again), so reporting never hides the failure it reports."""
+        try:
+            await self.p.reporter.failed(env, message)
+        except Exception as exc:  # best effort: the retry reports it again
+            log.warning("environment %s: could not report the failure: %s", env.id, exc)
 
     def _context(
         self, env: Environment, local: LocalEnv | None, phase: str, pid: int | None = None
@@ -172,10 +189,14 @@ class Reconciler:
                 await step.after_start(self._context(env, local, "running", inspection.pid))
             await self.p.reporter.running(env, local)
             return
-        progress = Deferred(
-            PROGRESS_AFTER,
-            lambda: self.p.reporter.progress(env, "starting" if local else "creating", "starting"),
-        )
+
+        async def say_starting() -> None:
+            st = env.status
+            if st.phase == "failed" and st.observed_spec_version == env.spec.spec_version:
+                return  # a retry of a failed start: "failed" stands until it gets further
+            await self.p.reporter.progress(env, "starting" if local else "creating", "starting")
+
+        progress = Deferred(PROGRESS_AFTER, say_starting)
         try:
             local = local or LocalEnv(env_id=env.id, runtime=env.spec.resources.runtime)
             for step in self.p.steps:  # content, devcontainer: may choose the image

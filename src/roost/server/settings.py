@@ -19,7 +19,8 @@ class Settings:
     event_retention_seconds: float = 3600.0
     cpu_overcommit: float = 4.0
     memory_overcommit: float = 2.0
-    disk_overcommit: float = 4.0
+    disk_overcommit: float = 1.0
+    """Runners report the disk they can back (``runner/disks/space.py``): not overcommitted."""
     watch_poll_seconds: float = 0.5
     """On PostgreSQL, how often each replica looks for other replicas' changes."""
     exec_ticket_seconds: float = 60.0

@@ -2,6 +2,10 @@
 
 from pathlib import Path
 
+import pytest
+
+from roost.core.errors import Unavailable
+from roost.runner.backup.engine import BackupEngine
 from roost.runner.backup.errors import BackupError, classify, explain
 from roost.runner.backup.journal import Journal, JournalStore
 from roost.runner.backup.settings import BackupSettings, location_of, machine_id
@@ -53,3 +57,20 @@ def test_locations_name_the_place_every_runner_there_agrees_on(tmp_path: Path) -
     assert s3.url("project-x") == "s3:https://s3.example.com/b/project-x" and not s3.is_local
     local = BackupSettings(work_dir=tmp_path, repository=str(tmp_path / "b"))
     assert local.url("org-y") == str(tmp_path / "b" / "org-y")
+
+
+async def test_a_plane_that_is_down_is_named_not_the_repository(tmp_path: Path) -> None:
+    """Regression: a backup failed while the plane was down said the repository could not be
+    reached."""
+
+    class DownPlane:
+        async def backup_access(self, env_id: str) -> object:
+            raise Unavailable("the plane at http://plane is unreachable")
+
+    settings = BackupSettings(work_dir=tmp_path)
+    engine = BackupEngine(settings, DownPlane(), tmp_path / "envs", JournalStore(tmp_path / "j"))  # type: ignore[arg-type]
+    with pytest.raises(BackupError) as caught:
+        await engine.access("e1")
+    text = explain(caught.value, location="file://m/var/backups", previous="0123456789abcdef")
+    assert "the plane cannot be reached" in text and "repository file://" not in text
+    assert caught.value.retryable

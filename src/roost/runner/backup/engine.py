@@ -86,6 +86,7 @@ class BackupEngine:
         self.journals = journals
         self.options = settings.restic_options()
         self._opened: set[str] = set()
+        self._restore_need: dict[str, int] = {}
 
     def repository(self, access: BackupAccess) -> Repository:
         return Repository(self.settings.url(access.repository), access.password, self.options)
@@ -101,7 +102,7 @@ class BackupEngine:
             return await self.plane.backup_access(env_id)
         except RoostError as exc:
             message = f"asking the plane for backup access: {exc.message}"
-            raise BackupError("unreachable", message) from exc
+            raise BackupError("plane", message) from exc
 
     # -- backup ---------------------------------------------------------------------------------
 
@@ -113,6 +114,7 @@ class BackupEngine:
         previous = access.latest.id if access.latest else None
         if repo.url not in self._opened:
             await repo.ensure()
+            await repo.unlock()  # a runner killed mid-backup left its lock: stale now
             self._opened.add(repo.url)
         snapshot, summary = journal.pending, journal.pending_summary
         if snapshot is None or kind != "stop":
@@ -188,7 +190,7 @@ class BackupEngine:
         try:
             return await self.plane.record_backup(env.id, record)
         except RoostError as exc:
-            raise BackupError("unreachable", f"recording the backup: {exc.message}") from exc
+            raise BackupError("plane", f"recording the backup: {exc.message}") from exc
 
     # -- restore --------------------------------------------------------------------------------
 
@@ -212,12 +214,44 @@ class BackupEngine:
         sources = {"workspace": (stage / "workspace", WORKSPACE_ID_BASE)}
         if latest.writable_layer:
             sources["upper"] = (stage / "upper", id_base)
-        with views.unshifted(self.work(env.id) / "restore-view", sources) as view:
-            await repo.restore(latest.id, view)
+        try:
+            with views.unshifted(self.work(env.id) / "restore-view", sources) as view:
+                await repo.restore(latest.id, view)
+        except BaseException:
+            # half a restore is nothing to keep (it held 1.4 GB in the fault trial); the next
+            # attempt starts over anyway
+            await asyncio.to_thread(shutil.rmtree, stage, ignore_errors=True)
+            raise
         failpoints.hit(failpoints.RESTORE_MID)
         await asyncio.to_thread(self._put_in_place, env.id, stage, workspace, latest.writable_layer)
         self.journals.save(Journal(env.id, local_files=True, snapshot=latest.id))
         return time.perf_counter() - started
+
+    async def restore_room(self, env_id: str, access: BackupAccess) -> str | None:
+        """Why the latest backup cannot be restored here for want of space, or None. With a
+        restic that restores sparse files sparse, space is checked by the restore itself; an
+        older one (Debian 12's 0.14) writes every file at its apparent size, so a backup with
+        a large sparse file would fail the restore after writing gigabytes, again at each
+        retry: checked first (one ``restic stats``, remembered per snapshot)."""
+        latest = access.latest
+        repo = self.repository(access)
+        if latest is None or await repo.can_restore_sparse():
+            return None
+        need = self._restore_need.get(latest.id)
+        if need is None:
+            need = self._restore_need[latest.id] = await repo.restore_size(latest.id)
+        work = self.work(env_id)
+        await asyncio.to_thread(work.mkdir, parents=True, exist_ok=True, mode=0o700)
+        st = await asyncio.to_thread(os.statvfs, work)
+        free = st.f_bavail * st.f_frsize
+        if need <= free:
+            return None
+        return (
+            f"restoring backup {latest.id[:8]} writes {need / (1 << 30):.1f} GiB here: this "
+            f"restic writes sparse files at their full size (restic 0.15 or later keeps them "
+            f"sparse), and the runner has {free / (1 << 30):.1f} GiB free. Install a newer "
+            "restic on the runner, free space on it, or start the environment on another runner"
+        )
 
     def _fresh_stage(self, env_id: str, id_base: int) -> Path:
         stage = self.work(env_id) / "stage"

@@ -6,6 +6,7 @@ restic reports failures as text on stderr; :func:`classify` turns that text into
     kind            retried?                    what the status says
     locked          yes, with backoff           another backup or clean-up holds the repository
     unreachable     yes, with backoff           the repository cannot be reached
+    plane           yes, with backoff           the plane cannot be reached (not the repository)
     elsewhere       no                          the backup is at a location this runner lacks
     full            yes, after the user acts    the backup target is full
     corrupted       no: the backup is unusable  "backup corrupted", which snapshot, what to do
@@ -21,7 +22,7 @@ wrote, and Roost forgets a snapshot only after a newer one is verified.
 
 from roost.core.errors import RoostError
 
-RETRYABLE = frozenset({"locked", "unreachable", "full", "incomplete", "failed"})
+RETRYABLE = frozenset({"locked", "unreachable", "plane", "full", "incomplete", "failed"})
 
 _PATTERNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("locked", ("repository is already locked",)),
@@ -95,6 +96,7 @@ def explain(error: BackupError, *, location: str, previous: str | None) -> str:
         "not_installed": "restic is not installed on this runner: apt-get install restic",
         "locked": "the repository is busy (locked by another backup or clean-up)",
         "unreachable": f"the backup repository {location} cannot be reached",
+        "plane": "the plane cannot be reached (the backup repository was not the problem)",
     }.get(error.kind, "")
     head = f"{advice} ({error.message})" if advice else error.message
     return f"{head}; {kept}"

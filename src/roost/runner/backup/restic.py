@@ -36,6 +36,8 @@ from roost.runner.backup.errors import BackupError, classify
 
 log = logging.getLogger(__name__)
 
+_SPARSE: dict[str, bool] = {}
+"""Per restic binary: does ``restore`` take ``--sparse``?"""
 LOCK_RETRIES = (0.5, 1.0, 2.0, 4.0, 8.0)
 """Seconds between attempts when the repository is locked (about 15 s in all)."""
 
@@ -224,7 +226,33 @@ class Repository:
         return dict(found[0]) if found else None
 
     async def restore(self, snapshot: str, target: Path) -> None:
-        await self.run("restore", snapshot, "--target", str(target), what="restore")
+        """Sparse files stay sparse where restic can (``--sparse``, restic 0.15+); restic 0.14
+        writes their holes in full, so the restore needs their apparent size
+        (:meth:`restore_size`)."""
+        sparse = ["--sparse"] if await self.can_restore_sparse() else []
+        await self.run("restore", *sparse, snapshot, "--target", str(target), what="restore")
+
+    async def can_restore_sparse(self) -> bool:
+        if self.options.binary not in _SPARSE:
+            proc = await asyncio.create_subprocess_exec(
+                self.options.binary, "restore", "--help", stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+            out, _ = await proc.communicate()
+            _SPARSE[self.options.binary] = b"--sparse" in out
+        return _SPARSE[self.options.binary]
+
+    async def restore_size(self, snapshot: str) -> int:
+        """Bytes a restore writes without ``--sparse``: every file at its apparent size."""
+        result = await self.run(
+            "stats", "--json", "--mode", "restore-size", snapshot, what="sizing the restore"
+        )
+        return int(_last_json(result.stdout, None).get("total_size", 0))
+
+    async def unlock(self) -> None:
+        """Remove stale locks (of killed processes); never fatal."""
+        with contextlib.suppress(BackupError):
+            await self._once(("unlock",), None, False)
 
     async def list_packs(self) -> set[str]:
         if self.local_path is not None:

@@ -127,6 +127,16 @@ class BackupStep(Step):
 
     async def _restore(self, ctx: StepContext, access: BackupAccess, latest: Backup) -> None:
         env = ctx.env
+        try:
+            no_room = await self.engine.restore_room(env.id, access)
+        except BackupError as exc:
+            no_room = None  # the restore itself will say what is wrong
+            log.info("sizing the restore of %s: %s", env.id, exc.message)
+        if no_room is not None:
+            said = env.status.conditions.get("backup")
+            if said is None or said.message != no_room:  # said once: a retry does not flip it
+                await ctx.report("backup", "failed", no_room, **details(latest))
+            raise PermanentError(no_room, code="backup_no_room")
         await ctx.report(
             "backup", "progressing",
             f"restoring backup {latest.id[:8]} ({mib(latest.size_bytes)})", **details(latest),
@@ -142,7 +152,7 @@ class BackupStep(Step):
         except BackupError as exc:
             message = self._restore_failure(exc, latest)
             await ctx.report("backup", "failed", message, **details(latest))
-            if not exc.retryable:
+            if not exc.retryable or exc.kind == "full":  # a full runner: no retry each 10 s
                 raise PermanentError(message) from exc
             raise TemporaryError(message, delay=10.0) from exc
         if latest.writable_layer and ctx.local is not None:
@@ -161,6 +171,11 @@ class BackupStep(Step):
                 f"backup corrupted: snapshot {snap} failed its checksum while restoring "
                 f"({exc.message}). The environment was not started empty; repair the repository "
                 "(restic check --read-data) or delete the environment"
+            )
+        if exc.kind == "full":  # while restoring: the runner's disk, not the backup target
+            return (
+                f"cannot restore backup {snap}: the runner's disk filled up ({exc.message}); "
+                "free space on the runner or start the environment on another runner"
             )
         if exc.kind == "missing":
             return (

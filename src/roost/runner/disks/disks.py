@@ -38,7 +38,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from roost.runner.disks import ext4, loopdev
+from roost.runner.disks import ext4, health, loopdev, space
 from roost.runner.idalloc import WORKSPACE_ID_BASE
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,7 @@ class Disks:
         mounted = os.path.ismount(mountpoint)
         if not mounted:
             if not image.exists():
+                space.check(self.images, env_id, size_gib << 30)  # never an unbacked promise
                 self._make(image, ext4.image_bytes(size_gib))
             self._mount_adopting(env_id, image, mountpoint)
         self._bind_workspace(env_id)
@@ -183,6 +184,8 @@ class Disks:
         if device is None or not device.name.startswith("loop"):
             raise DiskError(f"cannot find the loop device of {mountpoint}")
         quota = size_gib << 30
+        if quota > space.quota_of(image):
+            space.check(self.images, env_id, quota)  # a bigger quota is a bigger promise
         if not ext4.set_quota(mountpoint, device.name, image, quota):
             try:
                 self._grow_image(image, device, mountpoint, ext4.image_bytes(size_gib))
@@ -193,6 +196,7 @@ class Disks:
                     "(growing its filesystem needs CAP_SYS_RESOURCE); it keeps its current size"
                 )
             ext4.set_quota(mountpoint, device.name, image, quota)
+        space.quota_file(image).write_text(str(quota))
         used, _ = ext4.usage(mountpoint)
         if used > quota:
             return (
@@ -223,8 +227,38 @@ class Disks:
         if staging.exists():
             _umount(staging)
             staging.rmdir()
-        for path in (self.image(env_id), self.images / f".{env_id}.img.tmp"):
+        image = self.image(env_id)
+        for path in (image, self.images / f".{env_id}.img.tmp", space.quota_file(image)):
             path.unlink(missing_ok=True)
+
+    def health(self, env_id: str) -> str | None:
+        """What is wrong with a mounted disk (``health.py``), or None."""
+        mountpoint = self.mountpoint(env_id)
+        if not os.path.ismount(mountpoint):
+            return None
+        device = mount_source(mountpoint)
+        return health.problem(mountpoint, device.name if device else "")
+
+    def repair(self, env_id: str) -> None:
+        """A failed disk checked and mounted afresh (the environment does not run): unmount,
+        ``e2fsck -p`` (replays the journal, fixes what is safe), and the next :meth:`ensure`
+        mounts it again."""
+        log.warning("repairing the disk of %s", env_id)
+        _umount(self.workspace(env_id))
+        _umount(self.mountpoint(env_id))
+        if os.path.ismount(self.mountpoint(env_id)):
+            raise DiskError(f"the disk of {env_id} is still in use; stop the environment first")
+        argv = ["e2fsck", "-f", "-p", str(self.image(env_id))]
+        result = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if result.returncode >= 4:  # 1 and 2: errors corrected
+            raise DiskError(
+                f"the disk of {env_id} has errors e2fsck cannot fix on its own: "
+                f"{(result.stdout + result.stderr).strip()[-500:]}"
+            )
+
+    def healths(self) -> dict[str, str | None]:
+        """Every mounted disk's :meth:`health`."""
+        return {env_id: self.health(env_id) for env_id in self.list()}
 
     def list(self) -> list[str]:
         return sorted(p.name.removesuffix(".img") for p in self.images.glob("*.img"))

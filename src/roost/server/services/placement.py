@@ -28,7 +28,7 @@ class Placement:
 class Overcommit:
     cpu: float = 4.0
     memory: float = 2.0
-    disk: float = 4.0
+    disk: float = 1.0
 
 
 def misfit(
