@@ -8,7 +8,7 @@ from pydantic import Field
 from roost.core.schemas.base import Input, Output
 from roost.core.schemas.projects import Runtime
 
-RunnerState = Literal["online", "offline"]
+RunnerState = Literal["online", "offline", "lost"]
 
 
 class Capacity(Input):
@@ -66,6 +66,8 @@ class Runner(Output):
     images: list[str] = Field(default_factory=list)
     backup_location: str | None = None
     state: RunnerState = "offline"
+    draining: bool = False
+    """Takes no new environments; ``roost runner drain`` is moving its environments off."""
     last_heartbeat: datetime | None = None
     created_at: datetime
 

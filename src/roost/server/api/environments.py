@@ -4,11 +4,12 @@ from roost.core.schemas.base import Page
 from roost.core.schemas.environments import (
     Environment,
     EnvironmentCreate,
+    EnvironmentMove,
     SpecUpdate,
     StatusReport,
 )
 from roost.server.api.deps import Auth, Ctx
-from roost.server.services import environment_status, environments
+from roost.server.services import environment_status, environments, moves
 
 router = APIRouter(prefix="/api/v1/environments", tags=["environments"])
 
@@ -44,6 +45,12 @@ async def update_spec(ctx: Ctx, who: Auth, env_id: str, body: SpecUpdate) -> Env
 @router.post("/{env_id}/start")
 async def start_environment(ctx: Ctx, who: Auth, env_id: str) -> Environment:
     return await environments.set_desired_phase(ctx, who, env_id, "running")
+
+
+@router.post("/{env_id}/move")
+async def move_environment(ctx: Ctx, who: Auth, env_id: str, body: EnvironmentMove) -> Environment:
+    """Move to another runner: stop and back up where it is, restore and start there."""
+    return await moves.move(ctx, who, env_id, body.runner)
 
 
 @router.post("/{env_id}/stop")

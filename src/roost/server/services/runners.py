@@ -46,6 +46,7 @@ def to_schema(row: RunnerRow, allocated: Capacity | None = None) -> Runner:
         images=info.images,
         backup_location=info.backup_location,
         state=row.state,
+        draining=bool(row.draining),
         last_heartbeat=row.last_heartbeat,
         created_at=row.created_at,
     )
