@@ -18,6 +18,7 @@ from roost.core.clock import FakeClock
 from roost.server.app import Plane, create_app
 from roost.server.controllers.lifecycle import Lifecycle
 from roost.server.controllers.runner_health import RunnerHealth
+from roost.server.controllers.runner_loss import RunnerLoss
 from roost.server.controllers.scheduler import Scheduler
 from roost.server.settings import Settings
 
@@ -63,6 +64,9 @@ class PlaneHarness:
 
     async def health(self) -> None:
         await RunnerHealth(self.ctx).run_once()
+
+    async def loss(self) -> None:
+        await RunnerLoss(self.ctx).run_once()
 
 
 @asynccontextmanager

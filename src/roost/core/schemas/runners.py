@@ -76,3 +76,13 @@ class RunnerRegistered(Output):
     runner: Runner
     token: str
     """The runner's own credential; keep it (the runner stores it 0600 in its data dir)."""
+
+
+class RunnerDrain(Output):
+    """What ``roost runner drain`` did."""
+
+    runner: Runner
+    moving: list[str] = Field(default_factory=list)
+    """Environments on their way off the runner."""
+    stuck: dict[str, str] = Field(default_factory=dict)
+    """Environment id -> why it cannot move now (it stays; drain again when fixed)."""

@@ -55,9 +55,11 @@ async def move(ctx: Context, principal: Principal, env_id: str, target_ref: str)
 
 async def begin(
     session: AsyncSession, env: EnvironmentRow, target: RunnerRow, now: datetime,
-    settings: Settings,
+    settings: Settings, *, start: bool = True,
 ) -> None:  # fmt: skip
-    """Check, then pin ``env`` to ``target``, want it running, and open its move condition."""
+    """Check, then pin ``env`` to ``target``, want it running, and open its move condition.
+    ``start=False`` (a drain's stopped environments): only pin it, so that its runner backs it
+    up and lets it go; it stays stopped."""
     if env.desired_phase == "deleted":
         raise Conflict(f"environment {env.id} is being deleted; it cannot move")
     source = await session.get(RunnerRow, env.runner_id) if env.runner_id else None
@@ -66,10 +68,13 @@ async def begin(
     if source is not None and source.id != target.id:
         _check_source(env, source)
     spec = EnvironmentSpec.model_validate(env.spec)
-    spec.runner, spec.desired_phase = target.name, "running"
+    spec.runner = target.name
+    spec.desired_phase = "running" if start else spec.desired_phase
     environments.replace_spec(env, spec)
     status = EnvironmentStatus(**env.status)
-    if source is not None and source.id == target.id:
+    if not start:
+        pass  # nothing will arrive anywhere: the release says "stopped"
+    elif source is not None and source.id == target.id:
         status.conditions.pop(move_progress.PART, None)  # already there: a plain start
     else:
         status.conditions[move_progress.PART] = environment_status.condition(

@@ -116,7 +116,7 @@ async def register(ctx: Context, body: RunnerRegister) -> RunnerRegistered:
             ctx.auth_cache.forget()
         _apply_info(row, body.info, now)
         await session.flush()
-        await _emit(session, row, now, "ADDED")
+        await emit(session, row, now, "ADDED")
         _, credential = await tokens.issue(
             session, now, scope="runner", name=f"runner {body.name}", runner_id=row.id
         )
@@ -143,7 +143,7 @@ async def heartbeat(ctx: Context, principal: Principal, runner_id: str, body: He
         was_offline = row.state != "online"
         _apply_info(row, body.info, now)
         if was_offline:
-            await _emit(session, row, now, "MODIFIED")
+            await emit(session, row, now, "MODIFIED")
             audit.record(session, now, principal, "runner.online", "runner", row.id)
         return to_schema(row)
 
@@ -155,7 +155,7 @@ def _apply_info(row: RunnerRow, info: RunnerInfo, now: datetime) -> None:
     row.last_heartbeat = now
 
 
-async def _emit(session: AsyncSession, row: RunnerRow, now: datetime, type_: str) -> None:
+async def emit(session: AsyncSession, row: RunnerRow, now: datetime, type_: str) -> None:
     row.resource_version = await events.record(
         session, now, kind="runner", type_=type_, object_id=row.id
     )
@@ -206,7 +206,7 @@ async def delete(ctx: Context, principal: Principal, ref: str) -> None:
         row = await find(session, ref)
         await tokens.revoke_for_runner(session, row.id, now)
         ctx.auth_cache.forget()
-        await _emit(session, row, now, "DELETED")
+        await emit(session, row, now, "DELETED")
         await session.delete(row)
         audit.record(session, now, principal, "runner.delete", "runner", row.id)
 
