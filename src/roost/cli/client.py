@@ -1,6 +1,7 @@
 """A small synchronous API client for the CLI (the runner has its own async one)."""
 
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +33,18 @@ class Client:
         if response.status_code == 204 or not response.content:
             return None
         return response.json()
+
+    def create(self, path: str, body: Any, attempts: int = 4) -> Any:
+        """POST a create with an ``Idempotency-Key`` (one per invocation), and send it again if
+        the connection fails: a plane that died as it answered may have created the object,
+        and the key makes the retry answer with that one instead of making a second."""
+        headers = {"Idempotency-Key": uuid.uuid4().hex}
+        for attempt in range(attempts - 1):
+            try:
+                return self.request("POST", path, json=body, headers=headers)
+            except Unavailable:
+                time.sleep(0.5 * 2**attempt)
+        return self.request("POST", path, json=body, headers=headers)
 
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})

@@ -98,7 +98,7 @@ def create(
             spec[key] = value
     body = {"name": name, "organization": org, "project": project, "spec": spec}
     api = client()
-    doc = api.post("/environments", {k: v for k, v in body.items() if v is not None})
+    doc = api.create("/environments", {k: v for k, v in body.items() if v is not None})
     if wait:
         doc = _wait(api, doc["metadata"]["id"], "running", timeout)
     _print(doc, output)

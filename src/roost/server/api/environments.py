@@ -1,4 +1,6 @@
-from fastapi import APIRouter, Query, status
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, status
 
 from roost.core.schemas.base import Page
 from roost.core.schemas.environments import (
@@ -9,7 +11,7 @@ from roost.core.schemas.environments import (
     StatusReport,
 )
 from roost.server.api.deps import Auth, Ctx
-from roost.server.services import environment_status, environments, moves
+from roost.server.services import environment_status, environments, idempotency, moves
 
 router = APIRouter(prefix="/api/v1/environments", tags=["environments"])
 
@@ -27,8 +29,15 @@ async def list_environments(
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def create_environment(ctx: Ctx, who: Auth, body: EnvironmentCreate) -> Environment:
-    return await environments.create(ctx, who, body)
+async def create_environment(
+    ctx: Ctx,
+    who: Auth,
+    body: EnvironmentCreate,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> Environment:
+    """With an ``Idempotency-Key`` header, a retry of the same create gets the same
+    environment (for 24 hours) instead of a second one."""
+    return await idempotency.create(ctx, who, body, idempotency_key)
 
 
 @router.get("/{env_id}")
