@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from roost.core.errors import PermanentError, RoostError, TemporaryError
+from roost.core.errors import PermanentError, RoostError, TemporaryError, Unavailable
 from roost.core.schemas.environments import Environment
 from roost.runner.idalloc import IdAllocator
 from roost.runner.images import DEFAULT_IMAGE, Image
@@ -138,6 +138,9 @@ class Reconciler:
         except TemporaryError as exc:
             await self.p.reporter.failed(env, exc.message, temporary=True)
             return exc.delay
+        except Unavailable as exc:  # the plane, not the environment: nothing to report to
+            log.warning("environment %s: %s; trying again", env_id, exc.message)
+            return 5.0
         except (RoostError, RuntimeFailure, OSError) as exc:
             message = exc.message if isinstance(exc, RoostError) else str(exc)
             log.warning("environment %s: %s", env_id, message)
