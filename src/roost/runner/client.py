@@ -37,6 +37,10 @@ RETRIES = (0.0, 0.5, 2.0)
 """Pauses before sending an idempotent call again: at once on a fresh connection, then twice
 more in case the plane is just coming back."""
 CONNECTION_LOST = (httpx.NetworkError, httpx.RemoteProtocolError)
+ACCESS_TIMEOUT = httpx.Timeout(5.0)
+"""For the questions a user waits on at a prompt (may this key, ticket, request enter?): a plane
+that does not answer in 5 s is reported unreachable at once, not after the 75 s read timeout
+meant for long-polling watches (docs/architecture.md, "When the plane is down")."""
 """The request did not get an answer on this connection (closed, reset, refused)."""
 
 
@@ -129,7 +133,7 @@ class PlaneClient:
     ) -> dict[str, Any]:
         body = {"ticket": ticket, "environment_id": env_id, "purpose": purpose}
         result: dict[str, Any] = await self._call(
-            "POST", f"/runners/{runner_id}/tickets/verify", json=body
+            "POST", f"/runners/{runner_id}/tickets/verify", json=body, timeout=ACCESS_TIMEOUT
         )
         return result
 
@@ -164,14 +168,16 @@ class PlaneClient:
 
     async def ssh_authorize(self, runner_id: str, body: SshAuthorize) -> SshGrant:
         doc = await self._call(
-            "POST", f"/runners/{runner_id}/ssh/authorize", json=body.model_dump(mode="json")
-        )
+            "POST", f"/runners/{runner_id}/ssh/authorize", json=body.model_dump(mode="json"),
+            timeout=ACCESS_TIMEOUT,
+        )  # fmt: skip
         return SshGrant.model_validate(doc)
 
     async def proxy_authorize(self, runner_id: str, body: ProxyAuthorize) -> ProxyDecision:
         doc = await self._call(
-            "POST", f"/runners/{runner_id}/proxy/authorize", json=body.model_dump(mode="json")
-        )
+            "POST", f"/runners/{runner_id}/proxy/authorize", json=body.model_dump(mode="json"),
+            timeout=ACCESS_TIMEOUT,
+        )  # fmt: skip
         return ProxyDecision.model_validate(doc)
 
     async def proxy_session(self, runner_id: str, body: ProxySessionCreate) -> ProxySession:
