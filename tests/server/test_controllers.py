@@ -166,16 +166,22 @@ async def test_run_once_skips_rows_leased_by_another_replica(plane: PlaneHarness
     assert await Scheduler(plane.ctx).run_once() == 1
 
 
-async def test_environments_of_a_removed_runner_become_unknown(plane: PlaneHarness) -> None:
+async def test_environments_of_a_removed_runner_are_not_left_dangling(
+    plane: PlaneHarness,
+) -> None:
+    """It used to leave them ``unknown`` for ever; see ``test_runner_loss.py`` for the rest."""
     runner = await FakeRunner(plane).register()
     env = (await plane.admin.post("/api/v1/environments", json={})).json()
     await plane.schedule()
     await runner.reconcile()
+    assert (await plane.admin.delete(f"/api/v1/runners/{runner.id}")).status_code == 409
+    plane.clock.advance(120)
+    await plane.health()
     assert (await plane.admin.delete(f"/api/v1/runners/{runner.id}")).status_code == 204
     await Lifecycle(plane.ctx).run_once()
     got = await get_env(plane, env["metadata"]["id"])
-    assert got["status"]["phase"] == "unknown"
-    assert "was removed" in got["status"]["message"]
+    assert got["status"]["phase"] == "stopped" and got["status"]["runner_id"] is None
+    assert "was lost" in got["status"]["message"]
 
 
 async def test_controllers_survive_a_broken_row(plane: PlaneHarness) -> None:

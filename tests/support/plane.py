@@ -18,6 +18,7 @@ from roost.core.clock import FakeClock
 from roost.server.app import Plane, create_app
 from roost.server.controllers.lifecycle import Lifecycle
 from roost.server.controllers.runner_health import RunnerHealth
+from roost.server.controllers.runner_loss import RunnerLoss
 from roost.server.controllers.scheduler import Scheduler
 from roost.server.settings import Settings
 
@@ -29,6 +30,8 @@ class PlaneHarness:
     clock: FakeClock
     admin: httpx.AsyncClient
     clients: list[httpx.AsyncClient] = field(default_factory=list)
+    health_loop: RunnerHealth | None = None
+    """One runner-health controller for the plane's life: it measures from when it started."""
 
     @property
     def ctx(self):  # type: ignore[no-untyped-def]
@@ -62,7 +65,12 @@ class PlaneHarness:
         await Lifecycle(self.ctx).run_once()
 
     async def health(self) -> None:
-        await RunnerHealth(self.ctx).run_once()
+        if self.health_loop is None:
+            self.health_loop = RunnerHealth(self.ctx)
+        await self.health_loop.run_once()
+
+    async def loss(self) -> None:
+        await RunnerLoss(self.ctx).run_once()
 
 
 @asynccontextmanager
@@ -76,6 +84,7 @@ async def plane_harness(tmp_path: Path) -> AsyncIterator[PlaneHarness]:
         token = plane.admin_token_path.read_text().strip()
         harness = PlaneHarness(app=app, plane=plane, clock=clock, admin=httpx.AsyncClient())
         harness.admin = harness.client(token)
+        harness.health_loop = RunnerHealth(plane.ctx)
         try:
             yield harness
         finally:

@@ -1,6 +1,7 @@
 """A small synchronous API client for the CLI (the runner has its own async one)."""
 
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -12,17 +13,25 @@ from roost.core.schemas.watch import WatchResponse
 
 
 class Client:
-    def __init__(self, url: str, token: str, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, token: str, timeout: float = 15.0) -> None:
         self.url = url.rstrip("/")
         self._http = httpx.Client(
             base_url=self.url,
             headers={"Authorization": f"Bearer {token}"},
-            timeout=httpx.Timeout(timeout, read=timeout + 35.0),
+            timeout=httpx.Timeout(timeout, connect=5.0),
         )
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One API call. A plane that is down, or up but not answering (paused, overloaded),
+        fails it within seconds with a message that says so -- ``ssh`` and ``exec`` used to
+        hang without a word during an outage. Only watches wait longer (their own timeout)."""
         try:
             response = self._http.request(method, "/api/v1" + path, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise Unavailable(
+                f"the Roost server at {self.url} did not answer in time ({type(exc).__name__}); "
+                "it may be down or overloaded: try again in a moment"
+            ) from exc
         except httpx.TransportError as exc:
             raise Unavailable(
                 f"cannot reach the Roost server at {self.url} ({exc}); is it running?"
@@ -32,6 +41,18 @@ class Client:
         if response.status_code == 204 or not response.content:
             return None
         return response.json()
+
+    def create(self, path: str, body: Any, attempts: int = 4) -> Any:
+        """POST a create with an ``Idempotency-Key`` (one per invocation), and send it again if
+        the connection fails: a plane that died as it answered may have created the object,
+        and the key makes the retry answer with that one instead of making a second."""
+        headers = {"Idempotency-Key": uuid.uuid4().hex}
+        for attempt in range(attempts - 1):
+            try:
+                return self.request("POST", path, json=body, headers=headers)
+            except Unavailable:
+                time.sleep(0.5 * 2**attempt)
+        return self.request("POST", path, json=body, headers=headers)
 
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
@@ -61,9 +82,12 @@ class Client:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise RoostError(f"timed out waiting for environment {env_id}; it is {_phase(env)}")
+            wait = min(remaining, 30)
+            params = {"kind": "environment", "since": version, "timeout": wait}
             result = WatchResponse.model_validate(
-                self.get("/watch", kind="environment", since=version, timeout=min(remaining, 30))
-            )
+                self.request("GET", "/watch", params=params,
+                             timeout=httpx.Timeout(wait + 15.0, connect=5.0))
+            )  # fmt: skip
             version = result.resource_version
             for event in result.events:
                 if event.object_id == env_id:

@@ -2,8 +2,15 @@
 
 The runner only ever connects *out* to the plane (so it works behind NAT); every call carries the
 runner's own credential.
+
+Idempotent calls (reads, status reports, heartbeats, backup records and releases: sending one
+twice changes nothing) are sent again when the connection fails before an answer. The usual
+cause is a pooled keep-alive connection that a restarted plane closed: the pool drops it, and the
+retry goes out on a fresh one -- instead of the caller seeing "cannot reach the plane" (which
+once put a running environment in ``failed`` for half a minute after a plane restart).
 """
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -26,6 +33,16 @@ from roost.core.schemas.secrets import EnvironmentSecrets
 from roost.core.schemas.ssh import SshAuthorize, SshGrant
 from roost.core.schemas.watch import WatchResponse
 
+RETRIES = (0.0, 0.5, 2.0)
+"""Pauses before sending an idempotent call again: at once on a fresh connection, then twice
+more in case the plane is just coming back."""
+CONNECTION_LOST = (httpx.NetworkError, httpx.RemoteProtocolError)
+ACCESS_TIMEOUT = httpx.Timeout(5.0)
+"""For the questions a user waits on at a prompt (may this key, ticket, request enter?): a plane
+that does not answer in 5 s is reported unreachable at once, not after the 75 s read timeout
+meant for long-polling watches (docs/architecture.md, "When the plane is down")."""
+"""The request did not get an answer on this connection (closed, reset, refused)."""
+
 
 class PlaneClient:
     def __init__(
@@ -42,11 +59,21 @@ class PlaneClient:
     async def close(self) -> None:
         await self.http.aclose()
 
-    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            response = await self.http.request(method, path, **kwargs)
-        except httpx.TransportError as exc:
-            raise Unavailable(f"cannot reach the plane at {self.url}: {exc!r}") from exc
+    async def _call(
+        self, method: str, path: str, *, idempotent: bool | None = None, **kwargs: Any
+    ) -> Any:
+        if idempotent is None:
+            idempotent = method in ("GET", "PUT")
+        for delay in (*(RETRIES if idempotent else ()), None):
+            try:
+                response = await self.http.request(method, path, **kwargs)
+                break
+            except CONNECTION_LOST as exc:
+                if delay is None:
+                    raise Unavailable(f"cannot reach the plane at {self.url}: {exc!r}") from exc
+                await asyncio.sleep(delay)
+            except httpx.TransportError as exc:  # a timeout: the plane may still be working
+                raise Unavailable(f"cannot reach the plane at {self.url}: {exc!r}") from exc
         if response.status_code >= 400:
             try:
                 err = response.json()["error"]
@@ -66,8 +93,9 @@ class PlaneClient:
 
     async def heartbeat(self, runner_id: str, info: RunnerInfo) -> None:
         await self._call(
-            "POST", f"/runners/{runner_id}/heartbeat", json={"info": info.model_dump(mode="json")}
-        )
+            "POST", f"/runners/{runner_id}/heartbeat", idempotent=True,
+            json={"info": info.model_dump(mode="json")},
+        )  # fmt: skip
 
     async def list_environments(self) -> tuple[list[Environment], int]:
         items: list[Environment] = []
@@ -105,7 +133,7 @@ class PlaneClient:
     ) -> dict[str, Any]:
         body = {"ticket": ticket, "environment_id": env_id, "purpose": purpose}
         result: dict[str, Any] = await self._call(
-            "POST", f"/runners/{runner_id}/tickets/verify", json=body
+            "POST", f"/runners/{runner_id}/tickets/verify", json=body, timeout=ACCESS_TIMEOUT
         )
         return result
 
@@ -117,14 +145,15 @@ class PlaneClient:
 
     async def record_backup(self, env_id: str, record: BackupRecord) -> Backup:
         doc = await self._call(
-            "POST", f"/environments/{env_id}/backups", json=record.model_dump(mode="json")
-        )
+            "POST", f"/environments/{env_id}/backups", idempotent=True,
+            json=record.model_dump(mode="json"),
+        )  # fmt: skip
         return Backup.model_validate(doc)
 
     async def release(self, env_id: str, snapshot: str) -> Environment:
         body = BackupRelease(snapshot=snapshot).model_dump(mode="json")
         return Environment.model_validate(
-            await self._call("POST", f"/environments/{env_id}/release", json=body)
+            await self._call("POST", f"/environments/{env_id}/release", idempotent=True, json=body)
         )
 
     async def backup_deletions(self, runner_id: str) -> BackupDeletions:
@@ -139,14 +168,16 @@ class PlaneClient:
 
     async def ssh_authorize(self, runner_id: str, body: SshAuthorize) -> SshGrant:
         doc = await self._call(
-            "POST", f"/runners/{runner_id}/ssh/authorize", json=body.model_dump(mode="json")
-        )
+            "POST", f"/runners/{runner_id}/ssh/authorize", json=body.model_dump(mode="json"),
+            timeout=ACCESS_TIMEOUT,
+        )  # fmt: skip
         return SshGrant.model_validate(doc)
 
     async def proxy_authorize(self, runner_id: str, body: ProxyAuthorize) -> ProxyDecision:
         doc = await self._call(
-            "POST", f"/runners/{runner_id}/proxy/authorize", json=body.model_dump(mode="json")
-        )
+            "POST", f"/runners/{runner_id}/proxy/authorize", json=body.model_dump(mode="json"),
+            timeout=ACCESS_TIMEOUT,
+        )  # fmt: skip
         return ProxyDecision.model_validate(doc)
 
     async def proxy_session(self, runner_id: str, body: ProxySessionCreate) -> ProxySession:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from roost.core.errors import PermanentError, RoostError, TemporaryError
+from roost.core.errors import PermanentError, RoostError, TemporaryError, Unavailable
 from roost.core.schemas.environments import Environment
 from roost.runner.idalloc import IdAllocator
 from roost.runner.images import DEFAULT_IMAGE, Image
@@ -141,6 +141,9 @@ class Reconciler:
         except TemporaryError as exc:
             await self.p.reporter.failed(env, exc.message, temporary=True)
             return exc.delay
+        except Unavailable as exc:  # the plane, not the environment: nothing to report to
+            log.warning("environment %s: %s; trying again", env_id, exc.message)
+            return 5.0
         except (RoostError, RuntimeFailure, OSError) as exc:
             message = exc.message if isinstance(exc, RoostError) else str(exc)
             log.warning("environment %s: %s", env_id, message)
@@ -174,6 +177,9 @@ class Reconciler:
         )  # fmt: skip
 
     async def _run(self, env: Environment) -> None:
+        if any(step.leaving(env) for step in self.p.steps):
+            await self._leave(env)
+            return
         async with self.p.reporter.holding(env):  # one report for the steps' conditions
             await self._run_pass(env)
 
@@ -300,6 +306,21 @@ class Reconciler:
         for step in self.p.steps:
             await step.after_stop(self._context(env, local, "stopping"))
         await self.p.reporter.stopped(env)
+
+    async def _leave(self, env: Environment) -> None:
+        """Moving to another runner (``roost env move``): stop here, and let the steps' stop
+        hooks back it up and hand it over -- running, stopped or failed alike. No final report:
+        once handed over the environment is no longer this runner's to report on."""
+        driver = self._driver(env)
+        local = self.p.state.load(env.id)
+        await self.p.reporter.progress(env, "stopping", f"moving to runner {env.spec.runner}")
+        if (await driver.inspect(env.id)).state == "running":
+            for step in self.p.steps:
+                await step.before_stop(self._context(env, local, "stopping"))
+        await driver.stop(env.id, grace=10.0)
+        await self.p.network.delete(env.id)
+        for step in self.p.steps:
+            await step.after_stop(self._context(env, local, "stopping"))
 
     async def _delete(self, env: Environment) -> None:
         await self.p.reporter.progress(env, "deleting", "deleting")

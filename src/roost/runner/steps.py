@@ -10,6 +10,10 @@ environment has -- its workspace content, its devcontainer, automations, backups
     after_stop     the container is gone, files kept (back up the workspace)
     on_remove      everything is being deleted (delete backups after their retention)
 
+A step may also say that a running environment must *leave* this runner (:meth:`Step.leaving`:
+it is pinned to another one); the reconciler then stops it and calls ``after_stop``, where the
+backup step backs it up and hands it over.
+
 Hooks are level-triggered and idempotent like the rest: each pass calls them, and a step
 that already did its work (recorded in its own condition or local state) returns at once. A
 step reports its own condition (``ctx.report``); raising a ``TemporaryError`` retries the
@@ -49,6 +53,10 @@ class Step:
     """No-op hooks; subclasses override what they need."""
 
     name = "step"
+
+    def leaving(self, env: Environment) -> bool:
+        """Whether ``env`` must be stopped here and handed to another runner."""
+        return False
 
     async def before_start(self, ctx: StepContext) -> None:
         return None

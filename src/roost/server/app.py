@@ -40,6 +40,7 @@ from roost.server.controllers.housekeeping import prune_events_forever
 from roost.server.controllers.idle import IdleStop
 from roost.server.controllers.lifecycle import Lifecycle
 from roost.server.controllers.runner_health import RunnerHealth
+from roost.server.controllers.runner_loss import RunnerLoss
 from roost.server.controllers.scheduler import Scheduler
 from roost.server.services import bootstrap, crypto, events
 from roost.server.services.context import Context
@@ -90,7 +91,8 @@ async def start_plane(settings: Settings, clock: Clock, *, controllers: bool = T
     plane = Plane(ctx=ctx, admin_token_path=await bootstrap.ensure_initialized(ctx))
     crypto.box(settings.data_dir)  # the secrets master key: loaded, or made at first start
     if controllers:
-        for controller in (Scheduler(ctx), Lifecycle(ctx), RunnerHealth(ctx), IdleStop(ctx)):
+        loops = (Scheduler(ctx), Lifecycle(ctx), RunnerHealth(ctx), RunnerLoss(ctx), IdleStop(ctx))
+        for controller in loops:
             plane.tasks.append(asyncio.create_task(controller.run_forever(), name=controller.name))
         plane.tasks.append(asyncio.create_task(prune_events_forever(ctx), name="prune-events"))
         plane.tasks.append(

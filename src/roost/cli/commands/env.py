@@ -98,7 +98,7 @@ def create(
             spec[key] = value
     body = {"name": name, "organization": org, "project": project, "spec": spec}
     api = client()
-    doc = api.post("/environments", {k: v for k, v in body.items() if v is not None})
+    doc = api.create("/environments", {k: v for k, v in body.items() if v is not None})
     if wait:
         doc = _wait(api, doc["metadata"]["id"], "running", timeout)
     _print(doc, output)
@@ -155,19 +155,22 @@ def _phase_command(name: str, verb: str, target: str) -> None:
 
 @env.command("start")
 @click.argument("env_id")
-@click.option("--runner", help="Start it on this runner (name or id); its work is restored there.")
+@click.option(
+    "--runner",
+    help="Start it on this runner: `roost env move` (stop and back up where it is, restore there).",
+)
 @WAIT
 @TIMEOUT
 @OUTPUT_OPTION
 def start(env_id: str, runner: str | None, wait: bool, timeout: float, output: str) -> None:
     """Start an environment; a stopped one gets its work back from its latest backup."""
+    if runner is not None:  # the same operation as `roost env move`
+        from roost.cli.commands.env_move import move_and_wait  # noqa: PLC0415 - import cycle
+
+        _print(move_and_wait(env_id, runner, wait, timeout), output)
+        return
     api = client()
-    if runner is None:
-        doc = api.post(f"/environments/{env_id}/start")
-    else:
-        spec = dict(api.get(f"/environments/{env_id}")["spec"])
-        spec.update(runner=runner, desired_phase="running")
-        doc = api.request("PUT", f"/environments/{env_id}/spec", json={"spec": spec})
+    doc = api.post(f"/environments/{env_id}/start")
     if wait:
         doc = _wait(api, env_id, "running", timeout)
     _print(doc, output)

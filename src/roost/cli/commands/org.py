@@ -4,6 +4,7 @@ import click
 
 from roost.cli.context import client
 from roost.cli.output import OUTPUT_OPTION, show
+from roost.cli.timespec import parse_duration
 
 
 @click.group("org")
@@ -53,6 +54,26 @@ def egress(ref: str, cidrs: tuple[str, ...], anywhere: bool, output: str) -> Non
     allow = o["policy"]["egress_allow"]
     show(o, output, [[o["name"], "anywhere" if allow is None else " ".join(allow) or "nowhere"]],
          ["NAME", "EGRESS"])  # fmt: skip
+
+
+@org.command("restore-lost")
+@click.argument("ref")
+@click.argument("after", required=False)
+@click.option("--off", is_flag=True, help="Wait for the runner, or an admin's `runner lost`.")
+@OUTPUT_OPTION
+def restore_lost(ref: str, after: str | None, off: bool, output: str) -> None:
+    """When a runner has been silent AFTER (like 10m, 1h), restore the organization's
+    environments that were on it from their last backups on another runner (their work since
+    that backup is lost). Off by default."""
+    if off == (after is not None):
+        raise click.UsageError("give a time like 10m, or --off")
+    api = client()
+    policy = dict(api.get(f"/organizations/{ref}")["policy"])
+    policy["restore_lost_after_seconds"] = None if off else parse_duration(after or "")
+    o = api.request("PATCH", f"/organizations/{ref}", json={"policy": policy})
+    seconds = o["policy"]["restore_lost_after_seconds"]
+    show(o, output, [[o["name"], "off" if seconds is None else f"after {seconds} s"]],
+         ["NAME", "RESTORE LOST"])  # fmt: skip
 
 
 @org.command("members")

@@ -125,6 +125,11 @@ class EnvironmentCreate(Input):
     spec: EnvironmentSpec = Field(default_factory=EnvironmentSpec)
 
 
+class EnvironmentMove(Input):
+    runner: str = Field(min_length=1, max_length=63)
+    """The runner to move to (name or id)."""
+
+
 class SpecUpdate(Input):
     spec: EnvironmentSpec
 

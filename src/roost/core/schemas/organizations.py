@@ -19,6 +19,11 @@ class OrgPolicy(Input):
 
     max_port_admission: Admission = "public"
     max_idle_timeout_seconds: int | None = Field(default=None, ge=60, le=366 * 86400)
+    restore_lost_after_seconds: int | None = Field(default=None, ge=60, le=366 * 86400)
+    """When a runner has been silent this long, its environments of this organization go back
+    to their last backups, and those meant to run are restored and started on another runner
+    (what they did since that backup is lost). ``None`` (the default): they wait for the runner,
+    or for an admin's ``roost runner lost``."""
     egress_allow: list[str] | None = None
     """IPv4 addresses or networks (CIDR) environments may connect to; ``None`` allows all
     egress, ``[]`` none (the environments' nameservers stay reachable). The host, other

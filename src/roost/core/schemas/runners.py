@@ -8,7 +8,7 @@ from pydantic import Field
 from roost.core.schemas.base import Input, Output
 from roost.core.schemas.projects import Runtime
 
-RunnerState = Literal["online", "offline"]
+RunnerState = Literal["online", "offline", "lost"]
 
 
 class Capacity(Input):
@@ -72,6 +72,8 @@ class Runner(Output):
     images: list[str] = Field(default_factory=list)
     backup_location: str | None = None
     state: RunnerState = "offline"
+    draining: bool = False
+    """Takes no new environments; ``roost runner drain`` is moving its environments off."""
     last_heartbeat: datetime | None = None
     created_at: datetime
 
@@ -80,3 +82,13 @@ class RunnerRegistered(Output):
     runner: Runner
     token: str
     """The runner's own credential; keep it (the runner stores it 0600 in its data dir)."""
+
+
+class RunnerDrain(Output):
+    """What ``roost runner drain`` did."""
+
+    runner: Runner
+    moving: list[str] = Field(default_factory=list)
+    """Environments on their way off the runner."""
+    stuck: dict[str, str] = Field(default_factory=dict)
+    """Environment id -> why it cannot move now (it stays; drain again when fixed)."""

@@ -101,6 +101,10 @@ class BackupStep(Step):
     def files_of(self, env_id: str) -> EnvFiles:
         return self.files(env_id, self.workspaces / env_id, self.state.load(env_id))
 
+    def leaving(self, env: Environment) -> bool:
+        """Pinned to another runner (``roost env move``) while assigned here."""
+        return bool(self.me.id) and not self.me.is_me(env.spec.runner)
+
     # -- start ----------------------------------------------------------------------------------
 
     async def before_start(self, ctx: StepContext) -> None:

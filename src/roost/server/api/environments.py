@@ -1,14 +1,17 @@
-from fastapi import APIRouter, Query, status
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, status
 
 from roost.core.schemas.base import Page
 from roost.core.schemas.environments import (
     Environment,
     EnvironmentCreate,
+    EnvironmentMove,
     SpecUpdate,
     StatusReport,
 )
 from roost.server.api.deps import Auth, Ctx
-from roost.server.services import environment_status, environments
+from roost.server.services import environment_status, environments, idempotency, moves
 
 router = APIRouter(prefix="/api/v1/environments", tags=["environments"])
 
@@ -26,8 +29,15 @@ async def list_environments(
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def create_environment(ctx: Ctx, who: Auth, body: EnvironmentCreate) -> Environment:
-    return await environments.create(ctx, who, body)
+async def create_environment(
+    ctx: Ctx,
+    who: Auth,
+    body: EnvironmentCreate,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> Environment:
+    """With an ``Idempotency-Key`` header, a retry of the same create gets the same
+    environment (for 24 hours) instead of a second one."""
+    return await idempotency.create(ctx, who, body, idempotency_key)
 
 
 @router.get("/{env_id}")
@@ -44,6 +54,12 @@ async def update_spec(ctx: Ctx, who: Auth, env_id: str, body: SpecUpdate) -> Env
 @router.post("/{env_id}/start")
 async def start_environment(ctx: Ctx, who: Auth, env_id: str) -> Environment:
     return await environments.set_desired_phase(ctx, who, env_id, "running")
+
+
+@router.post("/{env_id}/move")
+async def move_environment(ctx: Ctx, who: Auth, env_id: str, body: EnvironmentMove) -> Environment:
+    """Move to another runner: stop and back up where it is, restore and start there."""
+    return await moves.move(ctx, who, env_id, body.runner)
 
 
 @router.post("/{env_id}/stop")

@@ -5,12 +5,13 @@ from roost.core.schemas.runners import (
     BackupLocationUpdate,
     Heartbeat,
     Runner,
+    RunnerDrain,
     RunnerRegister,
     RunnerRegistered,
 )
 from roost.core.schemas.tokens import RegistrationTokenCreate, TokenCreated
 from roost.server.api.deps import Auth, Ctx
-from roost.server.services import runners
+from roost.server.services import runner_drain, runner_loss, runners
 
 router = APIRouter(prefix="/api/v1/runners", tags=["runners"])
 
@@ -42,7 +43,19 @@ async def get_runner(ctx: Ctx, who: Auth, runner: str) -> Runner:
 
 @router.delete("/{runner}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_runner(ctx: Ctx, who: Auth, runner: str) -> None:
-    await runners.delete(ctx, who, runner)
+    await runner_loss.delete_runner(ctx, who, runner)
+
+
+@router.post("/{runner}/lost")
+async def declare_lost(ctx: Ctx, who: Auth, runner: str) -> Runner:
+    """The runner is gone for good: its environments go back to their last backups."""
+    return await runner_loss.declare_lost(ctx, who, runner)
+
+
+@router.post("/{runner}/drain")
+async def drain(ctx: Ctx, who: Auth, runner: str, undo: bool = False) -> RunnerDrain:
+    """No new placements; move every environment off (``undo``: take placements again)."""
+    return await runner_drain.drain(ctx, who, runner, on=not undo)
 
 
 @router.put("/{runner}/backup-location")

@@ -33,6 +33,7 @@ from roost.server.services import (
     crypto,
     environment_status,
     environments,
+    move_progress,
     repository_keys,
 )
 from roost.server.services.context import Context, Principal
@@ -206,7 +207,10 @@ async def release(
         movable = env.desired_phase == "stopped" or (env.desired_phase == "running" and elsewhere)
         if not movable:
             raise Conflict(f"environment {env_id} is {env.desired_phase} here; not released")
-        status, phase = _released(env, last, now, moving_to=spec.runner if elsewhere else None)
+        # A stopped environment stays stopped even when pinned elsewhere: "moving" is only for
+        # one that should run there (else `stop --wait` would wait on "pending" forever).
+        moving_to = spec.runner if elsewhere and env.desired_phase == "running" else None
+        status, phase = _released(env, last, now, moving_to=moving_to)
         await environment_status.write(
             session, env, now, status, phase, runner_id=None, reassign=True
         )
@@ -224,6 +228,7 @@ def _released(
     if moving_to:
         text = f"moving to runner {moving_to} (work in backup {last.id[:8]})"
         status.conditions["scheduled"] = environment_status.condition("pending", text, now)
+        move_progress.set_step(status, f"backed up ({last.id[:8]}); starting there", now)
         phase = "pending"
     else:
         text = f"stopped; work kept in backup {last.id[:8]} (a start restores it on any runner)"

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from roost.core.errors import Conflict, InvalidInput, NotFound
 from roost.core.schemas.base import Condition
 from roost.core.schemas.environments import Environment, EnvironmentStatus, StatusReport
-from roost.server.services import audit, environments
+from roost.server.services import audit, environments, move_progress
 from roost.server.services.context import Context, Principal
 from roost.server.store.rows import EnvironmentRow
 
@@ -47,6 +47,7 @@ async def report(
             status.last_activity = body.last_activity
         if body.phase == "running" and row.phase != "running":
             status.last_activity = now  # starting is activity: the idle clock starts afresh
+        move_progress.on_report(status, body.phase, row.runner_id, now)
         await write(session, row, now, status, body.phase)
         return environments.to_schema(row)
 

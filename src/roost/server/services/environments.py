@@ -7,6 +7,7 @@ runner the environment is assigned to. Everyone else gets 404.
 """
 
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -109,7 +110,13 @@ async def emit(
     )
 
 
-async def create(ctx: Context, principal: Principal, body: EnvironmentCreate) -> Environment:
+async def create(
+    ctx: Context,
+    principal: Principal,
+    body: EnvironmentCreate,
+    on_created: Callable[[AsyncSession, EnvironmentRow], Awaitable[None]] | None = None,
+) -> Environment:
+    """``on_created`` runs in the creating transaction (``idempotency.py`` records its key)."""
     if principal.kind != "user":
         raise NotFound("only users create environments")
     await ports.enforce(ctx, principal, body.spec, body.organization)
@@ -146,6 +153,8 @@ async def create(ctx: Context, principal: Principal, body: EnvironmentCreate) ->
         _copy_spec(row, spec)
         session.add(row)
         await session.flush()
+        if on_created is not None:
+            await on_created(session, row)
         if spec.desired_phase == "running":
             await scheduling.try_place(session, row, now, ctx.settings)
         await emit(session, row, now, "ADDED")

@@ -43,7 +43,8 @@ def misfit(
     want = spec.resources
     cap = runner.capacity
     checks = [
-        (runner.state != "online", "offline"),
+        (runner.state != "online", runner.state),
+        (runner.draining, "draining"),
         (
             bool(backup_location) and runner.backup_location != backup_location,
             f"cannot reach the environment's backup at {backup_location}",

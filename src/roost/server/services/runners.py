@@ -47,6 +47,7 @@ def to_schema(row: RunnerRow, allocated: Capacity | None = None) -> Runner:
         images=info.images,
         backup_location=info.backup_location,
         state=row.state,
+        draining=bool(row.draining),
         last_heartbeat=row.last_heartbeat,
         created_at=row.created_at,
     )
@@ -116,7 +117,7 @@ async def register(ctx: Context, body: RunnerRegister) -> RunnerRegistered:
             ctx.auth_cache.forget()
         _apply_info(row, body.info, now)
         await session.flush()
-        await _emit(session, row, now, "ADDED")
+        await emit(session, row, now, "ADDED")
         _, credential = await tokens.issue(
             session, now, scope="runner", name=f"runner {body.name}", runner_id=row.id
         )
@@ -146,7 +147,7 @@ async def heartbeat(ctx: Context, principal: Principal, runner_id: str, body: He
         kept = RunnerInfo(**row.info).backup_location
         _apply_info(row, body.info.model_copy(update={"backup_location": kept}), now)
         if was_offline:
-            await _emit(session, row, now, "MODIFIED")
+            await emit(session, row, now, "MODIFIED")
             audit.record(session, now, principal, "runner.online", "runner", row.id)
         return to_schema(row)
 
@@ -174,7 +175,7 @@ def _apply_info(row: RunnerRow, info: RunnerInfo, now: datetime) -> None:
     row.last_heartbeat = now
 
 
-async def _emit(session: AsyncSession, row: RunnerRow, now: datetime, type_: str) -> None:
+async def emit(session: AsyncSession, row: RunnerRow, now: datetime, type_: str) -> None:
     row.resource_version = await events.record(
         session, now, kind="runner", type_=type_, object_id=row.id
     )
@@ -225,7 +226,7 @@ async def delete(ctx: Context, principal: Principal, ref: str) -> None:
         row = await find(session, ref)
         await tokens.revoke_for_runner(session, row.id, now)
         ctx.auth_cache.forget()
-        await _emit(session, row, now, "DELETED")
+        await emit(session, row, now, "DELETED")
         await session.delete(row)
         audit.record(session, now, principal, "runner.delete", "runner", row.id)
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost.core.schemas.environments import EnvironmentSpec, EnvironmentStatus
-from roost.server.services import backups, environment_status, runners
+from roost.server.services import backups, environment_status, move_progress, runners
 from roost.server.services.placement import Overcommit, place
 from roost.server.settings import Settings
 from roost.server.store.rows import EnvironmentRow, RunnerRow
@@ -51,6 +51,7 @@ async def try_place(
             "ready", f"placed on runner {name}", now, runner=name
         )
         status.message = f"placed on runner {name}; waiting for it to start"
+        move_progress.set_step(status, f"placed on {name}; restoring and starting there", now)
         environment_status.apply(row, status, "pending", runner_id=decision.runner.id)
         return True
     current = status.conditions.get("scheduled")

@@ -135,6 +135,10 @@ class RunnerRow(Base):
     info: Mapped[dict[str, Any]] = mapped_column(default=dict)
     """The runner's last :class:`~roost.core.schemas.runners.RunnerInfo`."""
     state: Mapped[str] = mapped_column(String(16), default="online")
+    """``online``, ``offline`` (heartbeats overdue) or ``lost`` (declared gone for good: its
+    environments were handed back to their last backups; see ``services/runner_loss.py``)."""
+    draining: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    """No new placements; ``roost runner drain`` moves its environments off."""
     last_heartbeat: Mapped[datetime | None]
     created_at: Mapped[datetime]
     resource_version: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -170,6 +174,20 @@ class EnvironmentRow(Base):
     resource_version: Mapped[int] = mapped_column(BigInteger, default=0)
     lock_token: Mapped[str | None] = mapped_column(String(32))
     lock_expires_at: Mapped[datetime | None]
+
+
+class IdempotencyKeyRow(Base):
+    """A create's ``Idempotency-Key``, per user: the same key again gets the same environment
+    (a retry after a lost answer must not make a second one). Kept for a bounded time."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("ix_idempotency_created", "created_at"),)
+    user_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of the request body: the same key with another body is refused."""
+    environment_id: Mapped[str] = mapped_column(ID)
+    created_at: Mapped[datetime]
 
 
 class AuditEventRow(Base):
