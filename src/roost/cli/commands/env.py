@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from roost.cli.context import client
+from roost.cli.envref import ENV
 from roost.cli.output import OUTPUT_OPTION, emit_json, show
 from roost.core.errors import RoostError
 from roost.core.schemas.environments import Environment
@@ -24,14 +25,14 @@ def env() -> None:
 
 
 def _summary(e: Environment) -> list[object]:
-    return [
-        e.metadata.id,
-        e.metadata.name,
-        e.status.phase,
-        e.spec.desired_phase,
-        e.spec.class_name,
-        e.status.message[:60],
-    ]
+    failed = sorted(p for p, c in e.status.conditions.items() if c.phase == "failed")
+    phase = e.status.phase.upper() if e.status.phase == "failed" else e.status.phase
+    if failed and e.status.phase != "failed":  # up, but a part (a hook) failed: say so
+        what = [str(e.status.conditions[p].details.get("hook") or p) for p in failed]
+        phase = f"{phase}, {'+'.join(what)} FAILED"
+    message = e.status.conditions[failed[0]].message if failed else e.status.message
+    return [e.metadata.id, e.metadata.name, phase, e.spec.desired_phase, e.spec.class_name,
+            message[:60]]  # fmt: skip
 
 
 HEADERS = ["ID", "NAME", "PHASE", "DESIRED", "CLASS", "MESSAGE"]
@@ -116,7 +117,7 @@ def list_(org: str | None, mine: bool, output: str) -> None:
 
 
 @env.command("get")
-@click.argument("env_id")
+@click.argument("env_id", type=ENV, metavar="ENV")
 @OUTPUT_OPTION
 def get(env_id: str, output: str) -> None:
     """Show one environment (spec and status)."""
@@ -136,7 +137,7 @@ def get(env_id: str, output: str) -> None:
 
 def _phase_command(name: str, verb: str, target: str) -> None:
     @env.command(name, help=f"{verb.capitalize()} an environment.")
-    @click.argument("env_id")
+    @click.argument("env_id", type=ENV, metavar="ENV")
     @WAIT
     @TIMEOUT
     @OUTPUT_OPTION
@@ -154,7 +155,7 @@ def _phase_command(name: str, verb: str, target: str) -> None:
 
 
 @env.command("start")
-@click.argument("env_id")
+@click.argument("env_id", type=ENV, metavar="ENV")
 @click.option("--runner", help="Start it on this runner (name or id); its work is restored there.")
 @WAIT
 @TIMEOUT
@@ -174,7 +175,7 @@ def start(env_id: str, runner: str | None, wait: bool, timeout: float, output: s
 
 
 @env.command("backups")
-@click.argument("env_id")
+@click.argument("env_id", type=ENV, metavar="ENV")
 @OUTPUT_OPTION
 def backups(env_id: str, output: str) -> None:
     """List an environment's verified backups, newest first."""
@@ -212,7 +213,7 @@ def _wait(api: Any, env_id: str, target: str, timeout: float) -> dict[str, Any] 
 
 
 @env.command("exec", context_settings={"ignore_unknown_options": True})
-@click.argument("env_id")
+@click.argument("env_id", type=ENV, metavar="ENV")
 @click.argument("argv", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.option("-t/-T", "--tty/--no-tty", default=None,
               help="Use a terminal (default: when stdin is one).")  # fmt: skip

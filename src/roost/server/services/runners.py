@@ -54,10 +54,11 @@ def to_schema(row: RunnerRow, allocated: Capacity | None = None) -> Runner:
 async def allocations(session: AsyncSession) -> dict[str, Capacity]:
     """What the environments assigned to each runner ask for.
 
-    CPU and memory count only for environments meant to run; disk and the environment count
-    also for stopped ones, whose files stay on the runner.
+    CPU and memory count only for environments meant to run and not failed (a failed start
+    releases them; ``roost env start`` retries it); disk and the environment count also for
+    stopped and failed ones, whose files stay on the runner.
     """
-    running = EnvironmentRow.desired_phase == "running"
+    running = (EnvironmentRow.desired_phase == "running") & (EnvironmentRow.phase != "failed")
     rows = await session.execute(
         select(
             EnvironmentRow.runner_id,
