@@ -59,7 +59,7 @@ async def test_a_non_root_remote_user_gets_its_own_environment(
 
         script = (
             "id -un; echo $HOME $USER $SHELL $FROM_REMOTE_ENV $FROM_PROFILE; cat ~/created; "
-            "cat ~/seen-secret; git config --global user.name; cat /tmp/start-env; "
+            "cat ~/seen-secret; echo; git config --global user.name; cat /tmp/start-env; "
             "stat -c '%U %a' /run/secrets /run/secrets/token"
         )
         out = cli(env, "env", "exec", env_id, "--", "sh", "-c", script)
