@@ -67,3 +67,12 @@ def test_an_ambiguous_name_lists_the_candidates() -> None:
     assert a in message and b in message and "org-b" in message
     with pytest.raises(NotFound):
         envref.pick("nope", visible, set())
+
+
+def test_wait_says_why_it_waits(tmp_path: Path) -> None:
+    with live_server(tmp_path / "plane") as server:
+        env = {"ROOST_URL": server.url, "ROOST_TOKEN": server.admin_token,
+               "ROOST_CONFIG": str(tmp_path / "config.json")}  # fmt: skip
+        waited = run_cli("env", "create", "--name", "w", "--wait", "--timeout", "1", env=env)
+        assert waited.returncode == 1
+        assert "it is pending: scheduled: no runners are registered" in waited.stderr, waited.stderr

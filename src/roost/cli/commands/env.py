@@ -10,6 +10,7 @@ import click
 from roost.cli.context import client
 from roost.cli.envref import ENV
 from roost.cli.output import OUTPUT_OPTION, emit_json, show
+from roost.cli.waiting import Progress
 from roost.core.errors import RoostError
 from roost.core.schemas.environments import Environment
 
@@ -194,7 +195,10 @@ _phase_command("delete", "delete", "deleted")
 
 
 def _wait(api: Any, env_id: str, target: str, timeout: float) -> dict[str, Any] | None:
+    progress = Progress()
+
     def done(e: Environment | None) -> bool:
+        progress.show(e)
         if e is None:
             return target == "deleted"
         caught_up = e.status.observed_spec_version >= e.spec.spec_version
