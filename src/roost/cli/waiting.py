@@ -33,3 +33,28 @@ class Progress:
         if line != self.last:
             click.echo(f"  {line}"[:200], err=True)
             self.last = line
+
+
+EXIT_HINTS = {
+    137: "the command was killed (SIGKILL)",
+    254: "the command could not be started in the environment",
+}
+
+
+def exit_hint(code: int, env: dict[str, object] | None) -> str:
+    """What to print on stderr when ``roost env exec`` ends with 137 or 254 (empty otherwise):
+    those codes are the environment's, not the command's -- its resources condition says why
+    (out of memory, the process limit)."""
+    if code not in EXIT_HINTS:
+        return ""
+    why = ""
+    if env is not None:
+        status = env.get("status")
+        conditions = status.get("conditions", {}) if isinstance(status, dict) else {}
+        resources = conditions.get("resources") if isinstance(conditions, dict) else None
+        message = str(resources.get("message", "")) if isinstance(resources, dict) else ""
+        why = "; ".join(p for p in message.split("; ")[1:] if p)  # what follows the limits
+    detail = (
+        why or "it may have run out of memory or processes; `roost env get ENV` shows its limits"
+    )
+    return f"roost: exit {code}: {EXIT_HINTS[code]}: {detail}"

@@ -10,7 +10,7 @@ import click
 from roost.cli.context import client
 from roost.cli.envref import ENV
 from roost.cli.output import OUTPUT_OPTION, emit_json, show
-from roost.cli.waiting import Progress
+from roost.cli.waiting import EXIT_HINTS, Progress, exit_hint
 from roost.core.errors import RoostError
 from roost.core.schemas.environments import Environment
 
@@ -231,4 +231,6 @@ def exec_(env_id: str, argv: tuple[str, ...], tty: bool | None) -> None:
     use_tty = sys.stdin.isatty() if tty is None else tty
     ticket = client().post(f"/environments/{env_id}/exec")
     code = asyncio.run(run_exec(ticket["url"], ticket["ticket"], argv, use_tty))
+    if code in EXIT_HINTS:  # the environment's doing, not the command's: say what happened
+        click.echo(exit_hint(code, client().get(f"/environments/{env_id}")), err=True)
     sys.exit(code)
