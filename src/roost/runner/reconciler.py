@@ -42,6 +42,12 @@ image takes about 0.1 s: reporting the transitional phase first would only add a
 (and a wake-up of every watcher) to it."""
 
 
+def repository_relative(message: str, workspace: Path) -> str:
+    """``message`` with the workspace's path on this runner cut off: users know their files by
+    their place in the repository (``.devcontainer/Dockerfile``), not by the runner's layout."""
+    return message.replace(f"{workspace}/", "").replace(str(workspace), "the repository")
+
+
 class Deferred:
     """Runs ``action`` after ``delay`` unless settled first; settling waits for it once begun."""
 
@@ -136,10 +142,12 @@ class Reconciler:
         try:
             await handlers[env.spec.desired_phase](env)
         except TemporaryError as exc:
-            await self.p.reporter.failed(env, exc.message, temporary=True)
+            message = repository_relative(exc.message, self.p.workspaces / env_id)
+            await self.p.reporter.failed(env, message, temporary=True)
             return exc.delay
         except (RoostError, RuntimeFailure, OSError) as exc:
             message = exc.message if isinstance(exc, RoostError) else str(exc)
+            message = repository_relative(message, self.p.workspaces / env_id)
             log.warning("environment %s: %s", env_id, message)
             await self.p.reporter.failed(env, message)
             return 60.0
