@@ -137,4 +137,4 @@ def test_env_ssh_says_what_to_do(env: dict[str, str]) -> None:
     assert result.returncode == 1
     assert f"start it with `roost env start {env_id} --wait`" in result.stderr
     result = run_cli("env", "ssh", "no-such-env", env=env)
-    assert result.returncode == 1 and "use its id" in result.stderr
+    assert result.returncode == 1 and "roost env list" in result.stderr

@@ -5,7 +5,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from roost.core.errors import TemporaryError
+from roost.core.errors import PermanentError, TemporaryError
 from roost.core.schemas.environments import Environment
 from roost.runner import images
 from roost.runner.client import PlaneClient
@@ -15,6 +15,7 @@ from roost.runner.reconciler import Parts, Reconciler
 from roost.runner.reporter import Reporter
 from roost.runner.runtime.fake import FakeDriver
 from roost.runner.state import StateStore
+from roost.runner.steps import Step, StepContext
 from tests.support.fake_images import FakeImages
 from tests.support.fake_runner import FakeRunner
 from tests.support.plane import PlaneHarness
@@ -205,3 +206,22 @@ async def test_settled_is_true_only_when_plane_and_host_agree(setup: Setup) -> N
     await setup.step(env_id)  # the next pass repairs it
     assert setup.driver.states[env_id] == "running"
     assert await setup.reconciler.settled(await setup.env(env_id))
+
+
+async def test_failure_messages_show_repository_paths_not_the_runners(setup: Setup) -> None:
+    class BadConfig(Step):
+        name = "bad"
+
+        async def before_start(self, ctx: StepContext) -> None:
+            where = ctx.workspace / ".devcontainer" / "devcontainer.json"
+            raise PermanentError(f"{where}:3: Expecting ',' delimiter (column 5)")
+
+    setup.parts.steps = [BadConfig()]
+    env_id = await setup.create()
+    await setup.step(env_id)
+    env = await setup.env(env_id)
+    assert env.status.phase == "failed"
+    assert (
+        env.status.message
+        == ".devcontainer/devcontainer.json:3: Expecting ',' delimiter (column 5)"
+    )

@@ -32,7 +32,7 @@ async def test_default_name_comes_from_the_repository(plane: PlaneHarness) -> No
             "/api/v1/environments", json={"spec": {"content": {"repo_url": "https://h/My_App.git"}}}
         )
     ).json()
-    assert env["metadata"]["name"].startswith("my-app-")
+    assert env["metadata"]["name"] == "my-app"  # no random suffix without a clash
 
 
 async def test_stale_spec_write_gets_409(plane: PlaneHarness) -> None:
@@ -129,7 +129,7 @@ async def test_project_defaults_apply(plane: PlaneHarness) -> None:
     assert env["spec"]["content"]["repo_url"] == "https://h/api.git"
     assert env["spec"]["class"] == "large"
     assert env["spec"]["image"] == "debian:12"
-    assert env["metadata"]["name"].startswith("api-")
+    assert env["metadata"]["name"] == "api"
 
 
 async def test_changes_are_audited(plane: PlaneHarness) -> None:

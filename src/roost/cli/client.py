@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from roost.cli.waiting import describe
 from roost.core.errors import RoostError, Unavailable, api_error
 from roost.core.schemas.environments import Environment
 from roost.core.schemas.watch import WatchResponse
@@ -104,7 +105,9 @@ class Client:
 
 
 def _phase(env: Environment | None) -> str:
-    return "gone" if env is None else env.status.phase
+    if env is None:
+        return "gone"
+    return describe(env)
 
 
 def error_of(response: httpx.Response) -> RoostError:

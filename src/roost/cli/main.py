@@ -6,6 +6,7 @@ import click
 
 from roost import __version__
 from roost.cli.commands import (
+    completion,
     devcontainer,
     dotfiles,
     env,
@@ -46,6 +47,7 @@ for command in (
     ssh.ssh_key,
     ssh.config_ssh,
     secret.secret,
+    completion.completion,
 ):
     cli.add_command(command)
 env.env.add_command(ssh.env_ssh)
@@ -56,7 +58,7 @@ _ = (dotfiles.dotfiles, env_runner.logs, env_move.move)
 
 def main() -> None:
     try:
-        cli(standalone_mode=False)
+        cli(standalone_mode=False, prog_name="roost")
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(1)

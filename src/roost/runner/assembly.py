@@ -152,7 +152,7 @@ class Assembly:
         sessions = SessionDriver(routed, self.state)  # users work as the remote user
         self.access = await AccessStack.start(
             self.config, client, runner_id, sessions, self.network.config.netns_path,
-            routes=user.routes(),
+            routes=user.routes(), session_user=sessions.session_user,
         )  # fmt: skip
         parts.steps.append(self.access.step)  # exec, SSH, ports: runner/access/stack.py
         self._start_resources(parts)

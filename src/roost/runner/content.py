@@ -5,7 +5,9 @@ shallow by default (``--depth 1``), the whole history when the spec asks -- by g
 the host sandbox (:mod:`roost.runner.sandbox`: unprivileged, no capabilities), so a hostile
 repository cannot use a git bug to become root on the runner, and the files land owned by the
 workspace owner (root inside the environment). A workspace that already has files (cloned
-before, or restored from a backup) is left alone.
+before, or restored from a backup) is left alone -- except on a retry of an environment that
+failed before it ever got an image (``roost env start`` on a failed build): then the repository
+is cloned again, so a pushed fix is seen.
 
 Local paths and ``file://`` URLs (``roost env create ./repo``) name directories on the runner
 host: runners refuse them unless their admin allows them (``allow_local_repos``; the
@@ -65,17 +67,24 @@ class ContentStep(Step):
         if local is not None and not local.devcontainer and content.repo_url:
             local.workspace_target = f"/workspaces/{repo_name(content.repo_url)}"
         if _has_files(ctx.workspace):
-            return
+            if not _retry_fresh(ctx):
+                return
+            await ctx.report("content", "progressing", "retrying: reading the repository again")
+            _clear(ctx.workspace)
         _make_workspace(ctx.workspace)
         if not content.repo_url:
             await ctx.report("content", "ready", "empty workspace")
             return
         await ctx.report("content", "progressing", f"cloning {content.repo_url}")
         sha = await self._clone(ctx.env, ctx.workspace)
+        _marker(ctx.workspace).write_text(str(ctx.env.spec.spec_version))
         await ctx.report(
             "content", "ready", f"cloned {content.repo_url} at {content.ref or 'default branch'}",
             commit=sha,
         )  # fmt: skip
+
+    async def on_remove(self, env_id: str, workspace: Path) -> None:
+        _marker(workspace).unlink(missing_ok=True)
 
     async def _clone(self, env: Environment, workspace: Path) -> str:
         content = env.spec.content
@@ -145,6 +154,25 @@ async def _git(
         config.chmod(0o644)
         env = {"GIT_CONFIG_GLOBAL": str(config), "GIT_TERMINAL_PROMPT": "0", **(extra or {})}
         return await sandbox.run(argv, cwd=cwd, env=env)
+
+
+def _marker(workspace: Path) -> Path:
+    """Beside the workspace: the spec version the clone was made for."""
+    return workspace.with_name(workspace.name + ".cloned-at")
+
+
+def _retry_fresh(ctx: StepContext) -> bool:
+    """Clone again? Only for a retry (a new spec version, as ``roost env start`` makes) of an
+    environment that never got as far as an image: its workspace holds nothing but our clone,
+    and the fix the user pushed (a devcontainer.json, a Dockerfile) must be seen."""
+    local = ctx.local
+    if local is not None and (local.layers or local.devcontainer):
+        return False
+    try:
+        cloned_at = _marker(ctx.workspace).read_text().strip()
+    except OSError:
+        return False  # restored from a backup, or cloned by an older runner: the user's files
+    return cloned_at != str(ctx.env.spec.spec_version)
 
 
 def _has_files(workspace: Path) -> bool:

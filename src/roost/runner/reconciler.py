@@ -45,6 +45,12 @@ image takes about 0.1 s: reporting the transitional phase first would only add a
 (and a wake-up of every watcher) to it."""
 
 
+def repository_relative(message: str, workspace: Path) -> str:
+    """``message`` with the workspace's path on this runner cut off: users know their files by
+    their place in the repository (``.devcontainer/Dockerfile``), not by the runner's layout."""
+    return message.replace(f"{workspace}/", "").replace(str(workspace), "the repository")
+
+
 class Deferred:
     """Runs ``action`` after ``delay`` unless settled first; settling waits for it once begun."""
 
@@ -139,13 +145,15 @@ class Reconciler:
         try:
             await handlers[env.spec.desired_phase](env)
         except TemporaryError as exc:
-            await self.p.reporter.failed(env, exc.message, temporary=True)
+            message = repository_relative(exc.message, self.p.workspaces / env_id)
+            await self.p.reporter.failed(env, message, temporary=True)
             return exc.delay
         except Unavailable as exc:  # the plane, not the environment: nothing to report to
             log.warning("environment %s: %s; trying again", env_id, exc.message)
             return 5.0
         except (RoostError, RuntimeFailure, OSError) as exc:
             message = exc.message if isinstance(exc, RoostError) else str(exc)
+            message = repository_relative(message, self.p.workspaces / env_id)
             log.warning("environment %s: %s", env_id, message)
             await self._report_failure(env, message)
             return 60.0

@@ -12,7 +12,8 @@ reaches a running environment at its next start; a restarted runner fetches agai
   ``remoteEnv``, an exec's own ``env``) wins. PID 1 (``roost-init``) does not get them: it runs
   nothing of the user's.
 * **Files** are written inside the environment after it starts and before the devcontainer's
-  hooks run, mode 0600, owned by the remote user, the value passed on stdin (never on a command
+  hooks run, mode 0600, owned by the remote user (so are the directories made for them, such as
+  ``/run/secrets``, mode 0700), the value passed on stdin (never on a command
   line, which other host processes could read).
 
 The ``secrets`` condition says how many were injected -- names and counts only, never values.
@@ -24,6 +25,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from pathlib import PurePosixPath
 
 from roost.core.errors import PermanentError, RoostError, TemporaryError
 from roost.core.schemas.secrets import EnvironmentSecrets
@@ -33,10 +35,14 @@ from roost.runner.steps import Step, StepContext
 log = logging.getLogger(__name__)
 Fetch = Callable[[str], Awaitable[EnvironmentSecrets]]
 WRITE_FILE = (
-    'umask 077 && mkdir -p -- "$(dirname -- "$1")" && cat > "$1" && chown "$2" "$1" && '
-    'chmod 600 "$1"'
+    'f="$1" o="$2"; shift 2; umask 077; '
+    'for d in "$@"; do [ -d "$d" ] || { mkdir -- "$d" && chown "$o" "$d"; } || exit 1; done; '
+    'cat > "$f" && chown "$o" "$f" && chmod 600 "$f"'
 )
-"""Run as root inside the environment: the value arrives on stdin, path and owner as argv."""
+"""Run as root inside the environment: the value arrives on stdin; path, owner and the file's
+parent directories (outermost first) as argv. Directories it has to make (``/run/secrets``)
+belong to the file's owner, mode 0700: the remote user can reach its files, nobody else can;
+directories that exist keep their owner and mode."""
 
 
 class SecretCache:
@@ -113,9 +119,9 @@ class SecretsStep(Step):
 
 
 async def _write(ctx: StepContext, path: str, value: str, owner: str, name: str) -> None:
-    request = ExecRequest(
-        argv=["/bin/sh", "-c", WRITE_FILE, "roost-secret", path, owner], user="0:0", cwd="/"
-    )
+    parents = [str(p) for p in reversed(PurePosixPath(path).parents) if str(p) != "/"]
+    argv = ["/bin/sh", "-c", WRITE_FILE, "roost-secret", path, owner, *parents]
+    request = ExecRequest(argv=argv, user="0:0", cwd="/")
     proc = await ctx.driver.exec(ctx.env.id, request)
     await proc.write_stdin(value.encode())
     await proc.close_stdin()

@@ -29,5 +29,10 @@ class SessionDriver(WrappedDriver):
         env = {**local.remote_variables, **request.env}
         return replace(request, user=user, cwd=cwd, env=env)
 
+    def session_user(self, env_id: str) -> tuple[int, int]:
+        """uid and gid inside that sessions run as (root without a remote user)."""
+        local = self.state.load(env_id)
+        return (local.remote_uid, local.remote_gid) if local is not None else (0, 0)
+
     async def exec(self, env_id: str, request: ExecRequest) -> ExecProcess:
         return await self.inner.exec(env_id, self.defaults(env_id, request))

@@ -36,6 +36,11 @@ class LocalEnv:
     """The user sessions and hooks run as (``remoteUser``); empty: root."""
     remote_uid: int = 0
     remote_gid: int = 0
+    user_env: dict[str, str] = field(default_factory=dict)
+    """What a login gives the remote user: HOME, USER, LOGNAME, SHELL from its passwd entry and
+    what ``userEnvProbe`` found (``devcontainer/users.py``); probed once per start."""
+    probed_pid: int = 0
+    """PID 1 of the run ``user_env`` was probed in."""
     workdir: str = ""
     """Where sessions start (the devcontainer's ``workspaceFolder``); empty: the workspace."""
     devcontainer: dict[str, object] = field(default_factory=dict)
@@ -59,8 +64,9 @@ class LocalEnv:
 
     @property
     def remote_variables(self) -> dict[str, str]:
-        """What the remote user's processes get: ``containerEnv`` under ``remoteEnv``."""
-        return {**self.container_env, **self.remote_env}
+        """What the remote user's processes get: ``containerEnv``, then the user's login
+        variables, then ``remoteEnv``."""
+        return {**self.container_env, **self.user_env, **self.remote_env}
 
 
 class StateStore:

@@ -13,6 +13,7 @@ from roost.runner.images import Image
 from roost.runner.images.base import default_mirror
 from tests.runner.conftest import BUSYBOX_FULL, shared_image_store
 from tests.runner.devcontainer.support import feature_files
+from tests.runner.test_content_root import git
 from tests.runner.test_content_root import make_repo as git_repo
 from tests.support.plane import PlaneHarness
 from tests.support.runner import RealRunner, real_runner, run_in, wait_phase
@@ -107,6 +108,21 @@ async def test_a_missing_dockerfile_fails_the_environment_with_its_name(
     assert (
         ".devcontainer/Dockerfile.dev not found (build.dockerfile)" in (failed["status"]["message"])
     )
+    runners = (await plane.admin.get("/api/v1/runners")).json()["items"]
+    assert runners[0]["allocated"]["cpu"] == 0  # a failed start holds no CPU
+
+    # The user pushes the fix; `roost env start` retries, reading the repository again
+    (repo / ".devcontainer" / "Dockerfile.dev").write_text(f"FROM {BUSYBOX_FULL}\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "fix")
+    r = await plane.admin.post(f"/api/v1/environments/{env_id}/start")
+    assert r.status_code == 200, r.text
+    for _ in range(600):  # until the runner took the retry up
+        doc = (await plane.admin.get(f"/api/v1/environments/{env_id}")).json()
+        if doc["status"]["phase"] != "failed":
+            break
+        await asyncio.sleep(0.1)
+    await wait_phase(plane, env_id, "running", timeout=120)
 
 
 async def test_a_workspace_folder_elsewhere_keeps_the_repository_at_its_default_mount(

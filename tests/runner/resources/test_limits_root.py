@@ -38,6 +38,8 @@ async def test_a_fork_bomb_stops_at_the_pids_limit(plane: PlaneHarness, runner: 
     await asyncio.sleep(3)  # the pids are all taken; the forkers keep trying
     stats = await runner.assembly.driver.stats(bomb)
     assert 60 <= stats.pids <= 64
+    env = await wait_condition(plane, bomb, "process limit reached (64 pids)")  # like an OOM
+    assert resources_condition(env)["details"]["pids_limit_hits"] > 0  # type: ignore[index]
     started = time.perf_counter()
     code, out, _ = await run_in(plane, plane.admin, bystander, "echo", "fine")
     assert (code, out) == (0, "fine\n")

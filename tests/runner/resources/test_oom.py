@@ -63,3 +63,14 @@ def test_the_condition_says_what_happened() -> None:
     assert message.startswith("1 CPU (bursts to 2), 4096 MiB")
     assert "upload 10 Mbit/s, download uncapped, egress to 1 network only" in message
     assert "the kernel log no longer says which" in message
+
+
+def test_the_pids_limit_is_reported_like_an_oom_kill() -> None:
+    woken: list[str] = []
+    watcher = OomWatcher("roost", woken.append)
+    watcher.feed(b"6,90,6784421999,-;cgroup: fork rejected by pids controller in "
+                 b"/roost/06h263syzxdng9xtd8y7\n")  # fmt: skip
+    assert woken == ["06h263syzxdng9xtd8y7"]  # its pass reports the condition at once
+    message, details = describe(env(resources={"pids": 64}), Stats(pids_limit_hits=3), None, [])
+    assert "process limit reached (64 pids): 3 new processes refused" in message
+    assert details["pids_limit_hits"] == 3

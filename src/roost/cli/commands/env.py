@@ -8,7 +8,9 @@ from typing import Any
 import click
 
 from roost.cli.context import client
+from roost.cli.envref import ENV
 from roost.cli.output import OUTPUT_OPTION, emit_json, show
+from roost.cli.waiting import EXIT_HINTS, Progress, exit_hint
 from roost.core.errors import RoostError
 from roost.core.schemas.environments import Environment
 
@@ -24,14 +26,14 @@ def env() -> None:
 
 
 def _summary(e: Environment) -> list[object]:
-    return [
-        e.metadata.id,
-        e.metadata.name,
-        e.status.phase,
-        e.spec.desired_phase,
-        e.spec.class_name,
-        e.status.message[:60],
-    ]
+    failed = sorted(p for p, c in e.status.conditions.items() if c.phase == "failed")
+    phase = e.status.phase.upper() if e.status.phase == "failed" else e.status.phase
+    if failed and e.status.phase != "failed":  # up, but a part (a hook) failed: say so
+        what = [str(e.status.conditions[p].details.get("hook") or p) for p in failed]
+        phase = f"{phase}, {'+'.join(what)} FAILED"
+    message = e.status.conditions[failed[0]].message if failed else e.status.message
+    return [e.metadata.id, e.metadata.name, phase, e.spec.desired_phase, e.spec.class_name,
+            message[:60]]  # fmt: skip
 
 
 HEADERS = ["ID", "NAME", "PHASE", "DESIRED", "CLASS", "MESSAGE"]
@@ -116,7 +118,7 @@ def list_(org: str | None, mine: bool, output: str) -> None:
 
 
 @env.command("get")
-@click.argument("env_id")
+@click.argument("env_id", type=ENV, metavar="ENV")
 @OUTPUT_OPTION
 def get(env_id: str, output: str) -> None:
     """Show one environment (spec and status)."""
@@ -136,7 +138,7 @@ def get(env_id: str, output: str) -> None:
 
 def _phase_command(name: str, verb: str, target: str) -> None:
     @env.command(name, help=f"{verb.capitalize()} an environment.")
-    @click.argument("env_id")
+    @click.argument("env_id", type=ENV, metavar="ENV")
     @WAIT
     @TIMEOUT
     @OUTPUT_OPTION
@@ -154,7 +156,7 @@ def _phase_command(name: str, verb: str, target: str) -> None:
 
 
 @env.command("start")
-@click.argument("env_id")
+@click.argument("env_id", type=ENV, metavar="ENV")
 @click.option(
     "--runner",
     help="Start it on this runner: `roost env move` (stop and back up where it is, restore there).",
@@ -177,7 +179,7 @@ def start(env_id: str, runner: str | None, wait: bool, timeout: float, output: s
 
 
 @env.command("backups")
-@click.argument("env_id")
+@click.argument("env_id", type=ENV, metavar="ENV")
 @OUTPUT_OPTION
 def backups(env_id: str, output: str) -> None:
     """List an environment's verified backups, newest first."""
@@ -196,7 +198,10 @@ _phase_command("delete", "delete", "deleted")
 
 
 def _wait(api: Any, env_id: str, target: str, timeout: float) -> dict[str, Any] | None:
+    progress = Progress()
+
     def done(e: Environment | None) -> bool:
+        progress.show(e)
         if e is None:
             return target == "deleted"
         caught_up = e.status.observed_spec_version >= e.spec.spec_version
@@ -215,7 +220,7 @@ def _wait(api: Any, env_id: str, target: str, timeout: float) -> dict[str, Any] 
 
 
 @env.command("exec", context_settings={"ignore_unknown_options": True})
-@click.argument("env_id")
+@click.argument("env_id", type=ENV, metavar="ENV")
 @click.argument("argv", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.option("-t/-T", "--tty/--no-tty", default=None,
               help="Use a terminal (default: when stdin is one).")  # fmt: skip
@@ -229,4 +234,6 @@ def exec_(env_id: str, argv: tuple[str, ...], tty: bool | None) -> None:
     use_tty = sys.stdin.isatty() if tty is None else tty
     ticket = client().post(f"/environments/{env_id}/exec")
     code = asyncio.run(run_exec(ticket["url"], ticket["ticket"], argv, use_tty))
+    if code in EXIT_HINTS:  # the environment's doing, not the command's: say what happened
+        click.echo(exit_hint(code, client().get(f"/environments/{env_id}")), err=True)
     sys.exit(code)

@@ -15,6 +15,7 @@ import httpx
 from roost.cli.client import error_of
 from roost.cli.commands.env import env
 from roost.cli.context import client
+from roost.cli.envref import ENV
 from roost.cli.output import OUTPUT_OPTION, show
 from roost.core.errors import RoostError
 
@@ -50,7 +51,7 @@ def _rows(doc: dict[str, Any]) -> list[list[object]]:
 
 
 @env.command("automations")
-@click.argument("env_id")
+@click.argument("env_id", type=ENV, metavar="ENV")
 @OUTPUT_OPTION
 def automations(env_id: str, output: str) -> None:
     """Services and tasks of an environment's automations.yaml, with their states."""
@@ -64,7 +65,7 @@ def task() -> None:
 
 
 @task.command("run")
-@click.argument("env_id")
+@click.argument("env_id", type=ENV, metavar="ENV")
 @click.argument("task_id")
 @click.option("--no-wait", is_flag=True, help="Start it and return.")
 def task_run(env_id: str, task_id: str, no_wait: bool) -> None:
@@ -91,7 +92,7 @@ def service() -> None:
 
 def _service_command(verb: str) -> None:
     @service.command(verb, help=f"{verb.capitalize()} a service.")
-    @click.argument("env_id")
+    @click.argument("env_id", type=ENV, metavar="ENV")
     @click.argument("service_id")
     def command(env_id: str, service_id: str) -> None:
         state = _runner(env_id, "automations", "POST", f"/services/{service_id}/{verb}")
@@ -103,7 +104,7 @@ _service_command("stop")
 
 
 @env.command("logs")
-@click.argument("env_id")
+@click.argument("env_id", type=ENV, metavar="ENV")
 @click.option("--step", help="A hook (onCreateCommand...), build, dotfiles, a task or a service.")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing what is appended.")
 def logs(env_id: str, step: str | None, follow: bool) -> None:

@@ -17,6 +17,7 @@ import click
 
 from roost.cli.client import Client
 from roost.cli.context import client
+from roost.cli.envref import ENV
 from roost.cli.output import OUTPUT_OPTION, emit_json, show
 from roost.core.errors import RoostError
 
@@ -26,7 +27,7 @@ RETRIES = 5
 
 
 @click.command("ports")
-@click.argument("env_id")
+@click.argument("env_id", type=ENV, metavar="ENV")
 @click.argument("action", required=False, type=click.Choice(["open", "close", "login"]))
 @click.argument("port", required=False, type=click.IntRange(1, 65535))
 @click.option("--admission", type=ADMISSIONS, default="owner", show_default=True,

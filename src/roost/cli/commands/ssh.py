@@ -19,11 +19,10 @@ from typing import Any
 
 import click
 
-from roost.cli import config
+from roost.cli import config, envref
 from roost.cli.client import Client
 from roost.cli.context import client
 from roost.cli.output import OUTPUT_OPTION, emit_json, show
-from roost.core import ids
 from roost.core.errors import RoostError
 
 BEGIN = "# --- BEGIN ROOST (written by `roost config-ssh`; edits here are overwritten) ---"
@@ -103,15 +102,9 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def resolve_env(api: Client, ref: str) -> dict[str, Any]:
-    """An environment by id, or by the name of one of yours."""
-    if ids.is_id(ref):
-        doc: dict[str, Any] = api.get(f"/environments/{ref}")
-        return doc
-    mine: list[dict[str, Any]] = api.list_all("/environments", mine=True)
-    found = [e for e in mine if e["metadata"]["name"] == ref]
-    if len(found) != 1:
-        raise RoostError(f"no single environment of yours is named {ref!r}; use its id")
-    return found[0]
+    """An environment by id or name (``cli/envref.py``)."""
+    doc: dict[str, Any] = api.get(f"/environments/{envref.resolve(ref)}")
+    return doc
 
 
 def gateway(api: Client, env: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
@@ -134,7 +127,7 @@ def ssh_options(runner: dict[str, Any], port: str) -> list[str]:
 
 
 @click.command("ssh", context_settings={"ignore_unknown_options": True})
-@click.argument("env_ref", metavar="ID")
+@click.argument("env_ref", metavar="ENV", type=envref.ENV)
 @click.argument("ssh_args", nargs=-1, type=click.UNPROCESSED)
 def env_ssh(env_ref: str, ssh_args: tuple[str, ...]) -> None:
     """Connect with the stock ssh: roost env ssh ID [-- SSH ARGS / COMMAND...]."""

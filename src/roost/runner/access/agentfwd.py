@@ -11,8 +11,9 @@ inside could point anywhere on the host). So:
 2. ``mkdir`` a fresh, randomly named directory there (mode 0700), open it ``O_NOFOLLOW``, and
    bind the listening socket *through that descriptor* (``/proc/self/fd/N/agent.sock``), so no
    path is ever looked up again after the checks;
-3. give both to the environment's root user (the owner of its ``/run``): inside, only it can
-   use the socket.
+3. make both as the environment's root user (the owner of its ``/run``), then give them to the
+   session's user (the devcontainer's ``remoteUser``): inside, only it (and root) can use the
+   socket.
 
 Each connection to it opens an agent channel back to the client (asyncssh's
 ``open_agent_connection``). Everything is removed when the session ends. This needs no program
@@ -45,8 +46,9 @@ class AgentSocket:
         """Where processes inside the environment find it."""
 
     @classmethod
-    def make(cls, pid: int) -> "AgentSocket":
-        """Blocking (call it in a thread): the directory and the bound, listening socket."""
+    def make(cls, pid: int, user: tuple[int, int] = (0, 0)) -> "AgentSocket":
+        """Blocking (call it in a thread): the directory and the bound, listening socket, owned
+        by ``user`` (uid, gid inside the environment)."""
         # The magic link itself must be followed (it is the host's /proc, not the environment's)
         root = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
@@ -61,6 +63,10 @@ class AgentSocket:
                 directory = os.open(name, _DIR_FLAGS, dir_fd=run)
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 sock.bind(f"/proc/self/fd/{directory}/agent.sock")
+            if user != (0, 0):  # ids inside map to the range that starts at root's host id
+                uid, gid = owner.st_uid + user[0], owner.st_gid + user[1]
+                os.chown(f"/proc/self/fd/{directory}/agent.sock", uid, gid, follow_symlinks=False)
+                os.chown(f"/proc/self/fd/{directory}", uid, gid)
             sock.listen(16)
             sock.setblocking(False)
         except BaseException:
@@ -127,12 +133,12 @@ async def _pump(reader: Any, writer: Any) -> None:
             writer.close()
 
 
-async def open_agent(pid: int, conn: Any) -> AgentSocket | None:
-    """The environment-side socket for ``conn``'s forwarded agent, or ``None`` if it cannot be
-    made (the session then simply runs without ``SSH_AUTH_SOCK``)."""
+async def open_agent(pid: int, conn: Any, user: tuple[int, int] = (0, 0)) -> AgentSocket | None:
+    """The environment-side socket for ``conn``'s forwarded agent, owned by ``user``, or
+    ``None`` if it cannot be made (the session then simply runs without ``SSH_AUTH_SOCK``)."""
     # A thread of its own, used once: its file ids change while it works (``_acting_as``)
     thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="roost-agent")
-    future = asyncio.get_running_loop().run_in_executor(thread, AgentSocket.make, pid)
+    future = asyncio.get_running_loop().run_in_executor(thread, AgentSocket.make, pid, user)
     thread.shutdown(wait=False)  # the thread ends after this one call
     try:
         agent = await future

@@ -60,6 +60,8 @@ class GatewayParts:
     authorize: Authorize
     dialer: NetnsDialer
     activity: ActivityTracker
+    session_user: Callable[[str], tuple[int, int]] = lambda env_id: (0, 0)
+    """uid and gid inside an environment that its sessions run as (a forwarded agent's owner)."""
 
 
 class Gateway:
@@ -232,7 +234,8 @@ class Connection(asyncssh.SSHServer):
                 inspection = await self.parts.driver.inspect(self.grant.environment_id)
                 if inspection.pid is None:
                     return None
-                self.agent = await open_agent(inspection.pid, self.conn)
+                user = self.parts.session_user(self.grant.environment_id)
+                self.agent = await open_agent(inspection.pid, self.conn, user)
         return self.agent.path if self.agent else None
 
     def connection_requested(

@@ -58,6 +58,7 @@ class AccessStack:
         driver: RuntimeDriver,
         netns_path: Callable[[str], Path],
         routes: Sequence[web.RouteDef] = (),
+        session_user: Callable[[str], tuple[int, int]] = lambda env_id: (0, 0),
     ) -> "AccessStack":
         plane = _Plane(client, runner_id)
         activity = ActivityTracker()
@@ -72,7 +73,8 @@ class AccessStack:
         gateway = None
         if config.ssh_listen:
             key = await asyncio.to_thread(hostkey.load_or_create, config.data_dir)
-            gateway = Gateway(GatewayParts(driver, plane.ssh_authorize, dialer, activity), key)
+            parts = GatewayParts(driver, plane.ssh_authorize, dialer, activity, session_user)
+            gateway = Gateway(parts, key)
             await gateway.start(*split_hostport(config.ssh_listen))
         addresses = AccessAddresses(
             config.public_access_url, config.public_proxy_domain, config.public_ssh_address

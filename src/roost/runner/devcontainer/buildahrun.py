@@ -47,6 +47,9 @@ VIEW = Path("/run/roost-build")
 """Where buildah sees ``root``: the runner's data directory is not searchable by the build user,
 so :mod:`.nsexec` binds ``root`` here, in the build's own mount namespace only (every runner on a
 host uses the same path, each in its own namespaces)."""
+CACHE_VIEW = Path("/var/cache/containers")
+"""Where buildah looks for its blob info cache; made on the host if missing (an empty mount
+point: what is mounted on it lives only in the build's namespace)."""
 REGISTRIES_CONF = 'unqualified-search-registries = ["docker.io"]\nshort-name-mode = "permissive"\n'
 
 
@@ -82,6 +85,7 @@ class Buildah:
         """Allocate the id range and make the directories (blocking, idempotent)."""
         self.base = self._ids.allocate(self._owner)
         VIEW.mkdir(parents=True, exist_ok=True, mode=0o755)
+        CACHE_VIEW.mkdir(parents=True, exist_ok=True, mode=0o755)  # a mount point must exist
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         for name in ("storage", "run", "home", "tmp", "cache", "mnt"):
             (self.root / name).mkdir(exist_ok=True, mode=0o700)
@@ -138,7 +142,7 @@ class Buildah:
     ) -> dict[str, object]:  # fmt: skip
         """What :mod:`.nsexec` does: see there."""
         own = Bind(self.root, VIEW, readonly=False)  # first: the rest go inside
-        cache = Bind(self.root / "cache", Path("/var/cache/containers"), readonly=False)
+        cache = Bind(self.root / "cache", CACHE_VIEW, readonly=False)
         entries = [
             {"src": str(b.src), "dst": str(b.dst), "readonly": b.readonly,
              "idmap_fd": workspace_fd if b.workspace_ids else None}

@@ -168,6 +168,7 @@ class DevcontainerStep(Step):
         label = await self.image_labels(local.image_ref)
         merged = merge.merge(dict(local.devcontainer), merge.metadata_entries(label))
         if local.remote_user or local.remote_uid:
+            await self._probe(ctx, local, merged)
             return merged
         user = merged.get("remoteUser") or merged.get("containerUser") or ""
         if user:
@@ -181,6 +182,7 @@ class DevcontainerStep(Step):
         if local.remote_uid:
             await self._give_workspace(ctx, local)
         await self._make_workdir(ctx, local)
+        await self._probe(ctx, local, merged)
         self.state.save(local)
         return merged
 
@@ -193,6 +195,18 @@ class DevcontainerStep(Step):
         path = self.logs.open_run(ctx.env.id, "setup", f"workspace folder {local.workdir}")
         argv = ["mkdir", "-p", local.workdir]
         await commands.run(ctx.driver, ctx.env.id, argv, user="0:0", env={}, cwd="/", log=path)
+
+    async def _probe(self, ctx: StepContext, local: LocalEnv, merged: dict[str, Any]) -> None:
+        """The remote user's login variables, once per start (``devcontainer/users.py``)."""
+        pid = await ctx.running_pid() or 0
+        if local.user_env and local.probed_pid == pid:
+            return
+        who = await users.account(ctx.driver, ctx.env.id, local.remote_user or local.remote)
+        probe = str(merged.get("userEnvProbe") or "loginInteractiveShell")
+        given = {**local.container_env, **local.remote_env}
+        local.user_env = await users.session_env(ctx.driver, ctx.env.id, who, probe, given)
+        local.probed_pid = pid
+        self.state.save(local)
 
     async def _give_workspace(self, ctx: StepContext, local: LocalEnv) -> None:
         owner = local.remote

@@ -37,6 +37,9 @@ KMSG = "/dev/kmsg"
 _OOM = re.compile(
     r"oom-kill:.*,oom_memcg=(?P<memcg>[^,]*),.*,task=(?P<task>.*?),pid=(?P<pid>\d+),uid="
 )
+_PIDS = re.compile(r"fork rejected by pids controller in (?P<cgroup>\S+)")
+"""Logged once per cgroup, at its first refused fork: wakes the environment's pass, whose
+``resources`` condition then counts them (``pids.events``)."""
 _KILLED = re.compile(r"Killed process (?P<pid>\d+) \((?P<task>.*)\).*?anon-rss:(?P<rss>\d+)kB")
 
 
@@ -98,6 +101,10 @@ class OomWatcher:
             log.info("out of memory in %s: killed %s (pid %d)", env_id, kill.process, kill.pid)
             if notify and self.on_kill is not None:
                 self.on_kill(env_id)
+        elif (refused := _PIDS.search(message)) is not None:
+            cgroup = refused["cgroup"]
+            if cgroup.startswith(self.prefix) and notify and self.on_kill is not None:
+                self.on_kill(cgroup[len(self.prefix) :].split("/", 1)[0])
         elif (killed := _KILLED.search(message)) is not None:
             pid = int(killed["pid"])
             for env_id, kill in self._last.items():

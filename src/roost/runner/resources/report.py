@@ -1,4 +1,5 @@
-"""The ``resources`` condition: the limits in force, the OOM kills, what did not apply.
+"""The ``resources`` condition: the limits in force, the OOM kills, the forks the pids limit
+refused, what did not apply.
 
 Reported on every pass of a running environment (as a step, :class:`ResourcesStep`), and
 written only when its message changes -- so the message carries what a user must see (the
@@ -54,6 +55,15 @@ def oom_text(count: int, kill: OomKill | None) -> str:
     return f"out of memory {count}x: killed {kill.process} (pid {kill.pid}) at {at}"
 
 
+def pids_text(hits: int, limit: int) -> str:
+    if not hits:
+        return ""
+    return (
+        f"process limit reached ({limit} pids): {hits} new process{'es' if hits != 1 else ''} "
+        "refused; end some, or use a class with more pids"
+    )
+
+
 def describe(
     env: Environment,
     stats: Stats,
@@ -62,10 +72,14 @@ def describe(
     burst_cpus: float | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """The condition's message and details."""
-    parts = [limits_text(env, burst_cpus), oom_text(stats.oom_kills, kill)]
+    parts = [
+        limits_text(env, burst_cpus), oom_text(stats.oom_kills, kill),
+        pids_text(stats.pids_limit_hits, env.spec.resources.pids),
+    ]  # fmt: skip
     if notes:
         parts.append("not applied: " + "; ".join(notes))
-    details: dict[str, Any] = {"oom_kills": stats.oom_kills, "not_applied": list(notes)}
+    details: dict[str, Any] = {"oom_kills": stats.oom_kills, "not_applied": list(notes),
+                               "pids_limit_hits": stats.pids_limit_hits}  # fmt: skip
     if kill is not None:
         details["last_oom"] = {
             "process": kill.process, "pid": kill.pid, "at": kill.at.isoformat(),

@@ -58,6 +58,8 @@ class Stats:
     cpu_usage_ns: int = 0
     pids: int = 0
     oom_kills: int = 0
+    pids_limit_hits: int = 0
+    """Forks refused because the environment had used up its pids limit."""
     disk_used_bytes: int = 0
     disk_limit_bytes: int = 0
     """Used plus what processes inside may still write (the quota, until it is exceeded)."""

@@ -29,7 +29,8 @@ async def exec_ticket(
                          organization_id=env.organization_id, outcome="denied",
                          details={"reason": "not the owner"})  # fmt: skip
             raise Forbidden("only the environment's owner can run commands in it")
-        if env.phase != "running" or env.runner_id is None:
+        # Logs are readable at any time the environment has a runner: building, failed, stopped
+        if env.runner_id is None or (purpose != "logs" and env.phase != "running"):
             raise Conflict(
                 f"environment {env_id} is {env.phase}, not running; start it with "
                 f"`roost env start {env_id} --wait`",

@@ -255,7 +255,7 @@ async def set_desired_phase(
     async with ctx.db.write() as session:
         row = await load(session, principal, env_id, for_update=True)
         _check_user(principal)
-        if row.desired_phase == phase and row.phase != "failed":
+        if row.desired_phase == phase and not _failed(row):
             return to_schema(row)  # idempotent; but asking again after a failure means "retry"
         _check_transition(row, phase)
         spec = EnvironmentSpec.model_validate(row.spec)
@@ -276,6 +276,14 @@ async def set_desired_phase(
             organization_id=row.organization_id,
         )
         return to_schema(row)
+
+
+def _failed(row: EnvironmentRow) -> bool:
+    """Failed, or running with a failed part (a lifecycle hook): a new start retries it."""
+    conditions = (row.status or {}).get("conditions") or {}
+    return row.phase == "failed" or any(
+        isinstance(c, dict) and c.get("phase") == "failed" for c in conditions.values()
+    )
 
 
 def _check_user(principal: Principal) -> None:
@@ -369,6 +377,9 @@ async def _name_taken(session: AsyncSession, org_id: str, name: str) -> bool:
 
 
 async def _free_name(session: AsyncSession, org_id: str, hint: str) -> str:
+    """The hint itself (the repository's or project's name), or with a suffix if it is taken."""
+    if not await _name_taken(session, org_id, hint):
+        return hint
     for _ in range(20):
         name = f"{hint}-{secrets.token_hex(2)}"
         if not await _name_taken(session, org_id, name):

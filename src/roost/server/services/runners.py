@@ -56,10 +56,11 @@ def to_schema(row: RunnerRow, allocated: Capacity | None = None) -> Runner:
 async def allocations(session: AsyncSession) -> dict[str, Capacity]:
     """What the environments assigned to each runner ask for.
 
-    CPU and memory count only for environments meant to run; disk and the environment count
-    also for stopped ones, whose files stay on the runner.
+    CPU and memory count only for environments meant to run and not failed (a failed start
+    releases them; ``roost env start`` retries it); disk and the environment count also for
+    stopped and failed ones, whose files stay on the runner.
     """
-    running = EnvironmentRow.desired_phase == "running"
+    running = (EnvironmentRow.desired_phase == "running") & (EnvironmentRow.phase != "failed")
     rows = await session.execute(
         select(
             EnvironmentRow.runner_id,
@@ -162,7 +163,7 @@ async def set_backup_location(
     async with ctx.db.write() as session:
         row = await find(session, ref)
         row.info = {**row.info, "backup_location": body.backup_location}
-        await _emit(session, row, now, "MODIFIED")
+        await emit(session, row, now, "MODIFIED")
         audit.record(session, now, principal, "runner.backup_location", "runner", row.id,
                      details={"backup_location": body.backup_location})  # fmt: skip
         return to_schema(row)

@@ -95,7 +95,8 @@ def _kv(path: Path) -> dict[str, int]:
 
 
 def stats(path: str, root: Path = ROOT) -> dict[str, int]:
-    """memory, memory limit, cpu ns, pids and OOM kills of the cgroup at ``path``."""
+    """memory, memory limit, cpu ns, pids, OOM kills and refused forks (the pids limit) of the
+    cgroup at ``path``."""
     rel = path.strip("/")
     if (root / "cgroup.controllers").exists():
         base = root / rel
@@ -105,6 +106,7 @@ def stats(path: str, root: Path = ROOT) -> dict[str, int]:
             "cpu_ns": _kv(base / "cpu.stat").get("usage_usec", 0) * 1000,
             "pids": _read_int(base / "pids.current"),
             "oom_kills": _kv(base / "memory.events").get("oom_kill", 0),
+            "pids_limit_hits": _kv(base / "pids.events").get("max", 0),
         }
     return {
         "memory": _read_int(root / "memory" / rel / "memory.usage_in_bytes"),
@@ -112,6 +114,7 @@ def stats(path: str, root: Path = ROOT) -> dict[str, int]:
         "cpu_ns": _read_int(root / "cpuacct" / rel / "cpuacct.usage"),
         "pids": _read_int(root / "pids" / rel / "pids.current"),
         "oom_kills": _kv(root / "memory" / rel / "memory.oom_control").get("oom_kill", 0),
+        "pids_limit_hits": _kv(root / "pids" / rel / "pids.events").get("max", 0),
     }
 
 

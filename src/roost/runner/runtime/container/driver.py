@@ -303,6 +303,7 @@ class ContainerDriver:
         return Stats(
             memory_bytes=values["memory"], memory_limit_bytes=values["memory_limit"],
             cpu_usage_ns=values["cpu_ns"], pids=values["pids"], oom_kills=values["oom_kills"],
+            pids_limit_hits=values.get("pids_limit_hits", 0),
             disk_used_bytes=used, disk_limit_bytes=used + free,
         )  # fmt: skip
 
