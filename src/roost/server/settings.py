@@ -23,5 +23,7 @@ class Settings:
     watch_poll_seconds: float = 0.5
     """On PostgreSQL, how often each replica looks for other replicas' changes."""
     exec_ticket_seconds: float = 60.0
+    upgrade_db: bool = False
+    """Upgrade an older PostgreSQL schema at start (SQLite and empty databases always are)."""
     backup_retention_seconds: float = 7 * 86400.0
     """Backups of a deleted environment are deleted this long after it."""
