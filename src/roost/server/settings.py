@@ -20,7 +20,7 @@ class Settings:
     cpu_overcommit: float = 4.0
     memory_overcommit: float = 2.0
     disk_overcommit: float = 4.0
-    watch_poll_seconds: float = 0.5
+    watch_poll_seconds: float = 0.2
     """On PostgreSQL, how often each replica looks for other replicas' changes."""
     exec_ticket_seconds: float = 60.0
     upgrade_db: bool = False

@@ -36,7 +36,12 @@ def split_listen(listen: str) -> tuple[str, int]:
 
 
 def plane_settings(
-    data_dir: Path, database: str | None, listen: str, *, upgrade_db: bool = False
+    data_dir: Path,
+    database: str | None,
+    listen: str,
+    *,
+    upgrade_db: bool = False,
+    lease_seconds: float = 30.0,
 ) -> "Settings":
     from roost.server.settings import Settings
 
@@ -48,6 +53,7 @@ def plane_settings(
         data_dir=data_dir,
         public_url=f"http://{shown}:{port}",
         upgrade_db=upgrade_db,
+        lease_seconds=lease_seconds,
     )
 
 
@@ -99,10 +105,19 @@ def announce(settings: "Settings") -> None:
 @click.option("--listen", default="127.0.0.1:8080", show_default=True)
 @click.option("--data-dir", type=click.Path(path_type=Path), default=default_data_dir)
 @click.option("--upgrade-db", is_flag=True,
-              help="Upgrade an older PostgreSQL schema (stop older replicas first).")  # fmt: skip
+              help="Upgrade an older PostgreSQL schema (stop older replicas first).")
+@click.option("--lease-seconds", type=click.FloatRange(1, 3600), default=30.0, show_default=True,
+              help="How long a replica's claim on an object lasts; if the replica dies, "
+                   "another finishes its work after this long.")  # fmt: skip
 @click.pass_context
 def server(
-    ctx: click.Context, /, database: str | None, listen: str, data_dir: Path, upgrade_db: bool
+    ctx: click.Context,
+    /,
+    database: str | None,
+    listen: str,
+    data_dir: Path,
+    upgrade_db: bool,
+    lease_seconds: float,
 ) -> None:
     """Run the management plane (or move its database: migrate-db)."""
     if ctx.invoked_subcommand is not None:
@@ -110,7 +125,9 @@ def server(
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    settings = plane_settings(data_dir, database, listen, upgrade_db=upgrade_db)
+    settings = plane_settings(
+        data_dir, database, listen, upgrade_db=upgrade_db, lease_seconds=lease_seconds
+    )
     ready = asyncio.Event()
 
     async def main() -> None:

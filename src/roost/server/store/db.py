@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import sqlalchemy.exc
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -37,6 +37,8 @@ SQLITE_PRAGMAS = (
 )
 
 
+SERIAL_KEY = 0x726F6F7374_01
+"""Advisory lock id of :meth:`Database.serialize`."""
 CONNECT_TIMEOUT = 5.0
 """Seconds to wait for a PostgreSQL connection before the request fails with 503."""
 
@@ -129,6 +131,12 @@ class Database:
             if session.info.get("events"):
                 for callback in self.on_commit:
                     callback()
+
+    async def serialize(self, session: AsyncSession) -> None:
+        """Within a write: wait until no other replica is in a serialised write (PostgreSQL
+        advisory lock, released at commit). SQLite's writes are serialised already."""
+        if not self.is_sqlite:
+            await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SERIAL_KEY})
 
     async def dispose(self) -> None:
         await self.write_engine.dispose()
