@@ -104,8 +104,11 @@ def announce(settings: "Settings") -> None:
 )
 @click.option("--listen", default="127.0.0.1:8080", show_default=True)
 @click.option("--data-dir", type=click.Path(path_type=Path), default=default_data_dir)
-@click.option("--upgrade-db", is_flag=True,
-              help="Upgrade an older PostgreSQL schema (stop older replicas first).")
+@click.option(
+    "--upgrade-db",
+    is_flag=True,
+    help="Upgrade an older PostgreSQL schema (stop older replicas first).",
+)
 @click.option("--lease-seconds", type=click.FloatRange(1, 3600), default=30.0, show_default=True,
               help="How long a replica's claim on an object lasts; if the replica dies, "
                    "another finishes its work after this long.")  # fmt: skip
