@@ -74,14 +74,17 @@ class PlaneHarness:
 
 
 @asynccontextmanager
-async def plane_harness(tmp_path: Path) -> AsyncIterator[PlaneHarness]:
+async def plane_harness(
+    tmp_path: Path, database_url: str | None = None
+) -> AsyncIterator[PlaneHarness]:
+    """A plane on ``database_url`` (default: a fresh SQLite file in ``tmp_path``)."""
     clock = FakeClock()
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'roost.db'}", data_dir=tmp_path)
+    url = database_url or f"sqlite:///{tmp_path / 'roost.db'}"
+    settings = Settings(database_url=url, data_dir=tmp_path)
     app = create_app(settings, clock, controllers=False)
     async with app.router.lifespan_context(app):
         plane: Plane = app.state.plane
-        assert plane.admin_token_path is not None
-        token = plane.admin_token_path.read_text().strip()
+        token = (tmp_path / "admin-token").read_text().strip()  # made at first start
         harness = PlaneHarness(app=app, plane=plane, clock=clock, admin=httpx.AsyncClient())
         harness.admin = harness.client(token)
         harness.health_loop = RunnerHealth(plane.ctx)

@@ -84,7 +84,12 @@ class Plane:
 async def start_plane(settings: Settings, clock: Clock, *, controllers: bool = True) -> Plane:
     files.protect(settings.data_dir, settings.database_url)
     db = Database(settings.database_url)
-    await migrate.upgrade(db)
+    try:
+        await migrate.prepare(db, allow_upgrade=settings.upgrade_db)
+    except migrate.SchemaMismatch as e:
+        log.error("%s", e)  # noqa: TRY400 - the message is the point, not the traceback
+        await db.dispose()
+        raise
     hub = WatchHub()
     db.on_commit.append(hub.notify)
     ctx = Context(db=db, clock=clock, settings=settings, hub=hub)

@@ -21,8 +21,10 @@ class Settings:
     memory_overcommit: float = 2.0
     disk_overcommit: float = 1.0
     """Runners report the disk they can back (``runner/disks/space.py``): not overcommitted."""
-    watch_poll_seconds: float = 0.5
+    watch_poll_seconds: float = 0.2
     """On PostgreSQL, how often each replica looks for other replicas' changes."""
     exec_ticket_seconds: float = 60.0
+    upgrade_db: bool = False
+    """Upgrade an older PostgreSQL schema at start (SQLite and empty databases always are)."""
     backup_retention_seconds: float = 7 * 86400.0
     """Backups of a deleted environment are deleted this long after it."""

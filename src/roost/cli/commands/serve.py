@@ -35,7 +35,14 @@ def split_listen(listen: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-def plane_settings(data_dir: Path, database: str | None, listen: str) -> "Settings":
+def plane_settings(
+    data_dir: Path,
+    database: str | None,
+    listen: str,
+    *,
+    upgrade_db: bool = False,
+    lease_seconds: float = 30.0,
+) -> "Settings":
     from roost.server.settings import Settings
 
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -45,6 +52,8 @@ def plane_settings(data_dir: Path, database: str | None, listen: str) -> "Settin
         database_url=database or f"sqlite:///{data_dir / 'roost.db'}",
         data_dir=data_dir,
         public_url=f"http://{shown}:{port}",
+        upgrade_db=upgrade_db,
+        lease_seconds=lease_seconds,
     )
 
 
@@ -69,9 +78,11 @@ async def serve_plane(
     task = asyncio.create_task(server.serve())
     while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn offers no event
         await asyncio.sleep(0.02)
-    if on_ready is not None:
+    if on_ready is not None and server.started:
         on_ready.set()
     await task
+    if not server.started:
+        raise click.ClickException("the plane did not start: see the message above")
 
 
 def announce(settings: "Settings") -> None:
@@ -85,7 +96,7 @@ def announce(settings: "Settings") -> None:
         )
 
 
-@click.command("server")
+@click.group("server", invoke_without_command=True)
 @click.option(
     "--database",
     help="Database URL (default: SQLite in the data dir). "
@@ -93,12 +104,33 @@ def announce(settings: "Settings") -> None:
 )
 @click.option("--listen", default="127.0.0.1:8080", show_default=True)
 @click.option("--data-dir", type=click.Path(path_type=Path), default=default_data_dir)
-def server(database: str | None, listen: str, data_dir: Path) -> None:
-    """Run the management plane."""
+@click.option(
+    "--upgrade-db",
+    is_flag=True,
+    help="Upgrade an older PostgreSQL schema (stop older replicas first).",
+)
+@click.option("--lease-seconds", type=click.FloatRange(1, 3600), default=30.0, show_default=True,
+              help="How long a replica's claim on an object lasts; if the replica dies, "
+                   "another finishes its work after this long.")  # fmt: skip
+@click.pass_context
+def server(
+    ctx: click.Context,
+    /,
+    database: str | None,
+    listen: str,
+    data_dir: Path,
+    upgrade_db: bool,
+    lease_seconds: float,
+) -> None:
+    """Run the management plane (or move its database: migrate-db)."""
+    if ctx.invoked_subcommand is not None:
+        return
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    settings = plane_settings(data_dir, database, listen)
+    settings = plane_settings(
+        data_dir, database, listen, upgrade_db=upgrade_db, lease_seconds=lease_seconds
+    )
     ready = asyncio.Event()
 
     async def main() -> None:
@@ -110,6 +142,37 @@ def server(database: str | None, listen: str, data_dir: Path) -> None:
         await plane
 
     run_service(main())
+
+
+@server.command("migrate-db")
+@click.option(
+    "--from",
+    "source",
+    required=True,
+    metavar="SQLITE_PATH|URL",
+    help="The current database: a SQLite file or a database URL.",
+)
+@click.option("--to", "target", required=True, metavar="URL",
+              help="An empty database, e.g. postgresql://user:pass@host/roost.")  # fmt: skip
+def migrate_db(source: str, target: str) -> None:
+    """Copy the whole installation into another database (stop the plane first)."""
+    from roost.server.store.transfer import TargetNotEmpty, copy_database
+
+    if "://" not in source:
+        path = Path(source)
+        if not path.is_file():
+            raise click.BadParameter(f"{source}: no such SQLite file", param_hint="--from")
+        source = f"sqlite:///{path.resolve()}"
+    try:
+        copied = asyncio.run(copy_database(source, target))
+    except TargetNotEmpty as e:
+        raise click.ClickException(str(e)) from e
+    from sqlalchemy.engine import make_url
+
+    shown = make_url(target).render_as_string(hide_password=True)
+    click.echo(f"copied {sum(copied.values())} rows in {len(copied)} tables; now start: "
+               f"roost server --database {shown} (keep the same --data-dir: it holds the "
+               "secrets key)", err=True)  # fmt: skip
 
 
 def host_options(func: "Callable[..., Any]") -> "Callable[..., Any]":

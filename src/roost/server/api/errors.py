@@ -6,9 +6,11 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
 from roost.core.errors import ApiError
+from roost.server.services import availability
 
 log = logging.getLogger(__name__)
 
@@ -37,5 +39,19 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        if availability.database_unavailable(exc):
+            return database_unavailable(exc)
         log.exception("unhandled error", exc_info=exc)
         return error_response(500, "internal", "internal error; the server log has details")
+
+    for kind in (SQLAlchemyError, OSError):
+        # Handled here rather than by the catch-all above, which Starlette re-raises to the
+        # server (a traceback per request during an outage).
+        app.add_exception_handler(kind, _unexpected)
+
+
+def database_unavailable(exc: Exception) -> JSONResponse:
+    log.warning("database unavailable: %s", exc)
+    response = error_response(503, "database_unavailable", availability.MESSAGE)
+    response.headers["Retry-After"] = str(int(availability.RETRY_SECONDS))
+    return response

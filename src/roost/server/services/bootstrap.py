@@ -24,6 +24,7 @@ async def ensure_initialized(ctx: Context) -> Path | None:
     """Returns the admin-token path if this call created the first admin, else None."""
     now = ctx.clock.now()
     async with ctx.db.write() as session:
+        await ctx.db.serialize(session)  # replicas starting together: one makes the admin
         if int(await session.scalar(select(func.count()).select_from(UserRow)) or 0) > 0:
             return None
         admin = UserRow(id=ids.new_id(), name="admin", is_admin=True, created_at=now)

@@ -8,13 +8,19 @@ same engine and normal ``BEGIN``.
 
 After a write that recorded watch events commits, ``on_commit`` callbacks run (the watch hub
 wakes its long-polls there). Never make a network call while a session is open.
+
+When the database goes away (PostgreSQL restarted, network cut), operations raise errors that
+:func:`is_unavailable` recognises: the API answers them with 503 and the control loops pause
+until it returns. Connections are checked before use (``pool_pre_ping``), so the first request
+after an outage does not inherit a dead pooled connection.
 """
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+import sqlalchemy.exc
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -29,6 +35,35 @@ SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=10000",
 )
+
+
+SERIAL_KEY = 0x726F6F7374_01
+"""Advisory lock id of :meth:`Database.serialize`."""
+CONNECT_TIMEOUT = 5.0
+"""Seconds to wait for a PostgreSQL connection before the request fails with 503."""
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means "the database cannot be reached now" (retry later), as opposed to a
+    bug or a constraint violation."""
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        exc = exc.orig if exc.orig is not None else exc
+    if isinstance(exc, sqlalchemy.exc.TimeoutError | OSError | TimeoutError):
+        return True  # pool exhausted while connections hang; refused or reset connections
+    name = type(exc).__name__
+    # asyncpg's own classes (wrapped by SQLAlchemy's adapter): the server is shutting down,
+    # starting, or the connection dropped.
+    return name in {
+        "CannotConnectNowError",
+        "ConnectionDoesNotExistError",
+        "ConnectionFailureError",
+        "AdminShutdownError",
+        "CrashShutdownError",
+        "InterfaceError",
+        "InternalClientError",
+    } or ("connection" in str(exc).lower() and "closed" in str(exc).lower())
 
 
 def normalize_url(url: str) -> str:
@@ -69,7 +104,14 @@ class Database:
             self.write_engine = _sqlite_engine(self.url, immediate=True, pool_size=1)
             self.read_engine = _sqlite_engine(self.url, immediate=False, pool_size=8)
         else:
-            self.write_engine = create_async_engine(self.url, pool_size=10, max_overflow=10)
+            self.write_engine = create_async_engine(
+                self.url,
+                pool_size=10,
+                max_overflow=10,
+                pool_pre_ping=True,
+                pool_timeout=CONNECT_TIMEOUT,
+                connect_args={"timeout": CONNECT_TIMEOUT},
+            )
             self.read_engine = self.write_engine
         self._read = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._write = async_sessionmaker(self.write_engine, expire_on_commit=False)
@@ -89,6 +131,12 @@ class Database:
             if session.info.get("events"):
                 for callback in self.on_commit:
                     callback()
+
+    async def serialize(self, session: AsyncSession) -> None:
+        """Within a write: wait until no other replica is in a serialised write (PostgreSQL
+        advisory lock, released at commit). SQLite's writes are serialised already."""
+        if not self.is_sqlite:
+            await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SERIAL_KEY})
 
     async def dispose(self) -> None:
         await self.write_engine.dispose()
