@@ -45,6 +45,8 @@ from roost.server.settings import Settings
 from roost.server.store import migrate
 from roost.server.store.db import Database
 from roost.server.watchhub import WatchHub
+from roost.server.web import api as web_api
+from roost.server.web import pages as web_pages
 
 log = logging.getLogger(__name__)
 ROUTERS = (
@@ -139,6 +141,9 @@ def create_app(
     errors.install(app)
     for module in ROUTERS:
         app.include_router(module.router)
+    app.include_router(web_api.router)
+    app.include_router(web_pages.router)
+    app.mount("/static", web_pages.static_files(), name="static")
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> PlainTextResponse:
