@@ -65,7 +65,8 @@ async def test_changes_need_the_csrf_header(plane: PlaneHarness) -> None:
     assert wrong.status_code == 403
     ok = await browser.post("/api/v1/environments", json=body, headers={"X-CSRF-Token": csrf})
     assert ok.status_code == 201, ok.text
-    assert ok.json()["metadata"]["owner_id"] == (await alice.get("/api/v1/whoami")).json()["user"]["id"]
+    me = (await alice.get("/api/v1/whoami")).json()
+    assert ok.json()["metadata"]["owner_id"] == me["user"]["id"]
 
 
 async def test_sign_out_revokes_the_session(plane: PlaneHarness) -> None:

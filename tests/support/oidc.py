@@ -99,12 +99,16 @@ def _handler(p: Provider) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-            basic = "Basic " + base64.b64encode(f"{p.client_id}:{p.client_secret}".encode()).decode()
+            pair = f"{p.client_id}:{p.client_secret}".encode()
+            basic = "Basic " + base64.b64encode(pair).decode()
             request = p.codes.pop(form.get("code", ""), None)
-            verifier = form.get("code_verifier", "").encode()
-            if self.headers.get("Authorization") != basic or request is None \
-                    or form.get("redirect_uri") != request["redirect_uri"] \
-                    or b64(hashlib.sha256(verifier).digest()) != request["code_challenge"]:  # fmt: skip
+            challenge = b64(hashlib.sha256(form.get("code_verifier", "").encode()).digest())
+            good = (
+                self.headers.get("Authorization") == basic and request is not None
+                and form.get("redirect_uri") == request["redirect_uri"]
+                and challenge == request["code_challenge"]
+            )  # fmt: skip
+            if not good or request is None:
                 self._json(400, {"error": "invalid_grant"})
                 return
             now = int(time.time())

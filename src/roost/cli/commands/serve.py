@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
 
     from roost.runner.config import RunnerConfig
-    from roost.server.settings import Settings
+    from roost.server.settings import OidcSettings, Settings
 
 
 def default_data_dir() -> Path:
@@ -35,7 +35,9 @@ def split_listen(listen: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-def plane_settings(data_dir: Path, database: str | None, listen: str) -> "Settings":
+def plane_settings(
+    data_dir: Path, database: str | None, listen: str, oidc: "OidcSettings | None" = None
+) -> "Settings":
     from roost.server.settings import Settings
 
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -45,7 +47,41 @@ def plane_settings(data_dir: Path, database: str | None, listen: str) -> "Settin
         database_url=database or f"sqlite:///{data_dir / 'roost.db'}",
         data_dir=data_dir,
         public_url=f"http://{shown}:{port}",
+        oidc=oidc,
     )
+
+
+def oidc_options(func: "Callable[..., Any]") -> "Callable[..., Any]":
+    """OpenID Connect sign-in for the dashboard (all of issuer, client id and secret, or none)."""
+    options = [
+        click.option("--oidc-issuer", default=None, help="The provider's issuer URL."),
+        click.option("--oidc-client-id", default=None),
+        click.option("--oidc-client-secret-file", type=click.Path(path_type=Path), default=None,
+                     help="A file holding the client secret (kept out of argv and ps)."),
+        click.option("--oidc-name", default="OpenID Connect", show_default=True,
+                     help="What the sign-in button calls the provider."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def oidc_settings(kwargs: dict[str, Any]) -> "OidcSettings | None":
+    from roost.server.settings import OidcSettings
+
+    issuer = kwargs.pop("oidc_issuer")
+    client_id = kwargs.pop("oidc_client_id")
+    secret_file = kwargs.pop("oidc_client_secret_file")
+    name = kwargs.pop("oidc_name")
+    given = [v is not None for v in (issuer, client_id, secret_file)]
+    if not any(given):
+        return None
+    if not all(given):
+        raise click.UsageError(
+            "OpenID Connect needs --oidc-issuer, --oidc-client-id and --oidc-client-secret-file"
+        )
+    secret = Path(secret_file).read_text().strip()
+    return OidcSettings(issuer=issuer, client_id=client_id, client_secret=secret, name=name)
 
 
 async def serve_plane(
@@ -77,6 +113,7 @@ async def serve_plane(
 def announce(settings: "Settings") -> None:
     token_path = settings.data_dir / "admin-token"
     click.echo(f"Roost is listening on {settings.public_url}", err=True)
+    click.echo(f"dashboard: {settings.public_url}/ (sign in: `roost login --web`)", err=True)
     if token_path.exists():
         click.echo(f"admin token: {token_path} (mode 0600)", err=True)
         click.echo(
@@ -93,12 +130,13 @@ def announce(settings: "Settings") -> None:
 )
 @click.option("--listen", default="127.0.0.1:8080", show_default=True)
 @click.option("--data-dir", type=click.Path(path_type=Path), default=default_data_dir)
-def server(database: str | None, listen: str, data_dir: Path) -> None:
+@oidc_options
+def server(database: str | None, listen: str, data_dir: Path, **oidc: Any) -> None:
     """Run the management plane."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    settings = plane_settings(data_dir, database, listen)
+    settings = plane_settings(data_dir, database, listen, oidc_settings(oidc))
     ready = asyncio.Event()
 
     async def main() -> None:
