@@ -1,0 +1,29 @@
+"""Debian's Chromium driven by Playwright: headless, on an empty profile, nothing downloaded
+(the browser is ``/usr/bin/chromium`` from ``./dev``'s test packages)."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from playwright.sync_api import BrowserContext, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+
+
+@contextmanager
+def chromium(profile: Path) -> Iterator[BrowserContext]:
+    """A browser with its own empty profile directory; close it to forget the session."""
+    profile.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, args=FLAGS, headless=True,
+            viewport={"width": 1280, "height": 800},
+        )  # fmt: skip
+        try:
+            yield context
+        finally:
+            context.close()
