@@ -1,6 +1,6 @@
 // Admin pages: what the API lets the signed-in user see about organizations, projects,
 // classes, secrets (names only: values are write-only), runners and the audit log.
-import { attempt, get, h } from "./api.js";
+import { attempt, fill, get, h } from "./api.js";
 
 const TABS = [
   ["orgs", "Organizations"], ["projects", "Projects"], ["classes", "Classes"],
@@ -79,7 +79,7 @@ export async function adminView(main, tab = "orgs") {
   const view = VIEWS[tab] ? tab : "orgs";
   const nav = h("nav", { class: "actions", "aria-label": "Admin sections" },
     TABS.map(([key, label]) => h("a", { class: key === view ? "button primary" : "button", href: `#/admin/${key}`, "aria-current": key === view ? "page" : null }, label)));
-  main.replaceChildren(h("h1", {}, "Admin"), nav, h("p", {}, "Loading…"));
+  fill(main, h("h1", {}, "Admin"), nav, h("p", {}, "Loading…"));
   const content = await attempt(() => VIEWS[view]());
-  main.replaceChildren(h("h1", {}, "Admin"), nav, h("div", {}, content || []));
+  fill(main, h("h1", {}, "Admin"), nav, h("div", {}, content || []));
 }

@@ -51,3 +51,8 @@ export function flash(message) {
 export async function attempt(fn) {
   try { flash(""); return await fn(); } catch (error) { flash(error.message); return undefined; }
 }
+
+// replaceChildren, but skipping empty parts and flattening lists, as h() does.
+export function fill(node, ...children) {
+  node.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
+}

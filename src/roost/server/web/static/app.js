@@ -1,5 +1,5 @@
 // The page: sign-in, then a hash router over the views.
-import { ApiError, api, flash, get, h, setCsrf } from "./api.js";
+import { ApiError, api, fill, flash, get, h, setCsrf } from "./api.js";
 import { envDetail, envList, newEnv, stopWatching } from "./envs.js";
 import { terminalView, closeTerminal } from "./terminal.js";
 import { adminView } from "./admin.js";
@@ -25,7 +25,7 @@ async function loadSession() {
 
 async function signInPage(message) {
   const config = await get("/web/config").catch(() => ({ oidc: false }));
-  main.replaceChildren(h("section", { class: "signin", "aria-labelledby": "signin-title" },
+  fill(main, h("section", { class: "signin", "aria-labelledby": "signin-title" },
     h("h1", { id: "signin-title" }, "Sign in to Roost"),
     message ? h("p", { role: "alert", class: "cond-failed" }, message) : null,
     config.oidc
@@ -59,7 +59,7 @@ async function route() {
   if (page === "env" && id && sub === "terminal") return terminalView(main, id);
   if (page === "env" && id) return envDetail(main, id);
   if (page === "admin") return adminView(main, id);
-  main.replaceChildren(h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/" }, "Back to environments")));
+  fill(main, h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/" }, "Back to environments")));
 }
 
 async function boot() {

@@ -1,5 +1,5 @@
 // Environments: the live list (watch API), creating one, and one environment's page.
-import { api, attempt, get, h, post } from "./api.js";
+import { api, attempt, fill, get, h, post } from "./api.js";
 
 let watcher = null;
 const BUSY = new Set(["pending", "creating", "starting", "stopping", "updating", "deleting"]);
@@ -89,7 +89,7 @@ export async function envList(main) {
   };
   const show = () => { table.hidden = rows.size === 0; empty.hidden = rows.size > 0; };
   for (const env of page.items) if (env.status.phase !== "deleted") put(env);
-  main.replaceChildren(
+  fill(main, 
     h("div", { class: "actions" }, h("h1", {}, "Environments"), h("a", { class: "button primary", href: "#/new" }, "New environment")),
     empty, table);
   show();
@@ -127,12 +127,12 @@ export async function newEnv(main) {
     if (data.get("project")) body.project = data.get("project");
     if (data.get("repo")) body.spec.content.repo_url = data.get("repo");
     form.querySelector("button[type=submit]").disabled = true;
-    status.replaceChildren(h("p", {}, "Creating…"), h("div", { class: "progress", role: "progressbar", "aria-label": "Creating" }, h("div")));
+    fill(status, h("p", {}, "Creating…"), h("div", { class: "progress", role: "progressbar", "aria-label": "Creating" }, h("div")));
     const env = await attempt(() => post("/environments", body));
     if (env) location.hash = `#/env/${env.metadata.id}`;
-    else { status.replaceChildren(); form.querySelector("button[type=submit]").disabled = false; }
+    else { fill(status, ); form.querySelector("button[type=submit]").disabled = false; }
   });
-  main.replaceChildren(h("h1", { id: "new-title" }, "New environment"), form);
+  fill(main, h("h1", { id: "new-title" }, "New environment"), form);
   form.querySelector("input").focus();
 }
 
@@ -162,20 +162,23 @@ function conditionsTable(env) {
       h("td", {}, c.updated_at ? new Date(c.updated_at).toLocaleString() : "")))));
 }
 
-function portsSection(env, refresh) {
-  const id = env.metadata.id;
-  const urls = (env.status.endpoints || {}).ports || {};
-  const write = (change) => attempt(async () => {
+// Ports live in the spec: read, change, write back with the version read (409 on a race).
+function writePorts(id, change) {
+  return attempt(async () => {
     const current = await get(`/environments/${id}`);
     const spec = { ...current.spec, ports: change(current.spec.ports) };
     await api("PUT", `/environments/${id}/spec`, { spec });
-    refresh();
   });
+}
+
+function portsTable(env) {
+  const id = env.metadata.id;
+  const urls = (env.status.endpoints || {}).ports || {};
   const rows = env.spec.ports.map((p) => h("tr", { "data-port": p.port },
     h("td", {}, String(p.port)), h("td", {}, p.name || ""),
     h("td", {}, h("select", {
       "aria-label": `Admission of port ${p.port}`,
-      onchange: (e) => write((ports) => ports.map((q) => (q.port === p.port ? { ...q, admission: e.target.value } : q))),
+      onchange: (e) => writePorts(id, (ports) => ports.map((q) => (q.port === p.port ? { ...q, admission: e.target.value } : q))),
     }, ["owner", "organization", "public"].map((a) => h("option", { value: a, selected: a === p.admission }, a)))),
     h("td", {}, urls[String(p.port)] || h("span", { class: "muted" }, "not published yet")),
     h("td", {}, h("div", { class: "actions" },
@@ -186,23 +189,26 @@ function portsSection(env, refresh) {
           window.open(link.path_url, "_blank", "noopener");
         }),
       }, "Open"),
-      h("button", { type: "button", class: "danger", "aria-label": `Close port ${p.port}`, onclick: () => write((ports) => ports.filter((q) => q.port !== p.port)) }, "Close")))));
+      h("button", { type: "button", class: "danger", "aria-label": `Close port ${p.port}`, onclick: () => writePorts(id, (ports) => ports.filter((q) => q.port !== p.port)) }, "Close")))));
+  if (!rows.length) return h("p", { class: "muted" }, "No ports are open.");
+  return h("table", { "aria-label": "Ports" },
+    h("thead", {}, h("tr", {}, ["Port", "Name", "Admission", "URL", "Actions"].map((t) => h("th", {}, t)))),
+    h("tbody", {}, rows));
+}
+
+function portForm(id) {
   const form = h("form", { class: "actions", "aria-label": "Open a port" },
-    h("label", {}, "Port", h("input", { name: "port", type: "number", min: 1, max: 65535, required: true })),
+    h("label", {}, "Port number", h("input", { name: "port", type: "number", min: 1, max: 65535, required: true })),
     h("label", {}, "Admission", h("select", { name: "admission" }, ["owner", "organization", "public"].map((a) => h("option", { value: a }, a)))),
     h("button", { type: "submit" }, "Open port"));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const data = new FormData(form);
     const port = Number(data.get("port"));
-    write((ports) => [...ports.filter((q) => q.port !== port), { port, admission: data.get("admission"), name: "" }]);
+    writePorts(id, (ports) => [...ports.filter((q) => q.port !== port), { port, admission: data.get("admission"), name: "" }]);
+    form.reset();
   });
-  return [
-    rows.length ? h("table", { "aria-label": "Ports" },
-      h("thead", {}, h("tr", {}, ["Port", "Name", "Admission", "URL", "Actions"].map((t) => h("th", {}, t)))),
-      h("tbody", {}, rows)) : h("p", { class: "muted" }, "No ports are open."),
-    form,
-  ];
+  return form;
 }
 
 async function backupsSection(id) {
@@ -216,23 +222,28 @@ async function backupsSection(id) {
 }
 
 export async function envDetail(main, id) {
+  // Re-drawn on every change the watch brings; the port form is not, so typing survives.
+  const top = h("div");
+  const bottom = h("div");
   const render = async (env) => {
     const name = env.metadata.name;
     const ssh = `ssh ${name}.roost`;
     const vscode = `vscode://vscode-remote/ssh-remote+${name}.roost${workspacePath(env)}`;
     const failed = env.status.phase === "failed" || Object.values(env.status.conditions || {}).some((c) => c.phase === "failed");
-    main.replaceChildren(
+    fill(top,
       h("p", {}, h("a", { href: "#/" }, "← Environments")),
       h("h1", {}, name, " ", phaseBadge(env)),
       BUSY.has(env.status.phase) ? h("div", { class: "progress", role: "progressbar", "aria-label": env.status.phase }, h("div")) : null,
-      env.status.message ? h("p", { class: failed ? "cond-failed" : "muted", role: failed ? "alert" : null }, env.status.message) : null,
+      env.status.message && env.status.message !== env.status.phase
+        ? h("p", { class: failed ? "cond-failed" : "muted", role: failed ? "alert" : null }, env.status.message) : null,
       lifecycleButtons(env),
       h("h2", {}, "Connect"),
       h("p", {}, h("a", { class: "button", href: vscode }, "Open in VS Code"),
         " ", h("span", { class: "muted" }, "(after ", h("code", {}, "roost config-ssh"), " on your machine)")),
       copyable("ssh command", ssh),
       h("h2", {}, "Conditions"), conditionsTable(env),
-      h("h2", {}, "Ports"), portsSection(env, () => envDetail(main, id)),
+      h("h2", {}, "Ports"), portsTable(env));
+    fill(bottom,
       h("h2", {}, "Details"),
       h("table", { "aria-label": "Details" }, h("tbody", {},
         [["ID", env.metadata.id], ["Runner", env.status.runner_id || "—"], ["Created", new Date(env.metadata.created_at).toLocaleString()],
@@ -244,6 +255,7 @@ export async function envDetail(main, id) {
   const now = await get("/watch?kind=environment&timeout=0");  // the version to watch from
   const env = await get(`/environments/${id}`);
   await render(env);
+  fill(main, top, portForm(id), bottom);
   watch(now.resource_version, (event) => {
     if (event.object_id !== id) return;
     if (!event.object || event.object.status.phase === "deleted") { location.hash = "#/"; return; }

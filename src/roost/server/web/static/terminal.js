@@ -1,7 +1,7 @@
 // A terminal in the browser: xterm.js over the runner's exec WebSocket, the same stream
 // `roost env exec` uses. The plane mints a one-use ticket per terminal; the browser presents it
 // as a WebSocket subprotocol (browsers cannot set an Authorization header on a WebSocket).
-import { attempt, get, h, post } from "./api.js";
+import { attempt, fill, get, h, post } from "./api.js";
 
 let current = null;
 
@@ -18,7 +18,7 @@ export async function terminalView(main, id) {
   const env = await get(`/environments/${id}`);
   const box = h("div", { id: "terminal", role: "region", "aria-label": `Terminal in ${env.metadata.name}` });
   const state = h("p", { class: "muted", "aria-live": "polite", id: "terminal-state" }, "Connecting…");
-  main.replaceChildren(
+  fill(main, 
     h("p", {}, h("a", { href: `#/env/${id}` }, `← ${env.metadata.name}`)),
     h("h1", {}, `Terminal: ${env.metadata.name}`), state, box);
   const ticket = await attempt(() => post(`/environments/${id}/exec`));
