@@ -105,6 +105,12 @@ async def open_port(browser: BrowserContext, page: Page) -> None:
     await app.close()
 
 
+async def read_logs(page: Page) -> None:
+    """Straight from the runner, cross-origin, with a one-use ticket (no hooks ran: none yet)."""
+    await page.get_by_role("button", name="Show log").click()
+    await expect(page.get_by_label("Log", exact=True)).to_contain_text("no logs yet")
+
+
 async def stop_and_start(page: Page) -> None:
     await page.get_by_role("button", name="Stop site").click()
     await expect(page.locator("h1 .phase")).to_have_text("stopped", timeout=120_000)
@@ -131,6 +137,10 @@ async def test_a_person_does_it_all_in_the_browser(tmp_path: Path, debian_base: 
             await page.goto(f"{url}/#/env/{env_id}")
             await use_terminal(page, env_id)
             await open_port(browser, page)
+            await expect(
+                page.get_by_role("img", name=re.compile("^Start timeline"))
+            ).to_be_visible()
+            await read_logs(page)
             await stop_and_start(page)
             await page.goto(url + "/#/admin/runners")
             await expect(page.get_by_role("table", name="Runners")).to_be_visible()

@@ -73,8 +73,19 @@ async function boot() {
   }
   if (!(await loadSession())) return signInPage(problem);
   header();
-  window.addEventListener("hashchange", () => { route().then(() => main.focus()); });
-  await route();
+  window.addEventListener("hashchange", () => { show().then(() => main.focus()); });
+  await show();
+}
+
+// A page that cannot load says why, in the page and in the alert region.
+async function show() {
+  try {
+    await route();
+  } catch (error) {
+    flash(error.message);
+    fill(main, h("h1", {}, error.status === 404 ? "Not found" : "Something went wrong"),
+      h("p", {}, error.message), h("p", {}, h("a", { href: "#/" }, "Back to environments")));
+  }
 }
 
 boot().catch((error) => flash(error.message));

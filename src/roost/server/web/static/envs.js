@@ -1,5 +1,6 @@
 // Environments: the live list (watch API), creating one, and one environment's page.
 import { api, attempt, fill, get, h, post } from "./api.js";
+import { startTimeline } from "./charts.js";
 
 let watcher = null;
 const BUSY = new Set(["pending", "creating", "starting", "stopping", "updating", "deleting"]);
@@ -221,6 +222,28 @@ async function backupsSection(id) {
       h("td", {}, b.created_at ? new Date(b.created_at).toLocaleString() : "")))));
 }
 
+// Lifecycle-hook and automation logs, read from the runner with a one-use ticket (as
+// `roost env logs` does); the runner allows this cross-origin read (the ticket is the credential).
+function logsPanel(id) {
+  const out = h("pre", { class: "log", "aria-label": "Log", tabindex: 0, hidden: true });
+  const form = h("form", { class: "actions", "aria-label": "Read logs" },
+    h("label", {}, "Step", h("small", {}, "empty: the latest log and the list of logs"),
+      h("input", { name: "step", autocomplete: "off", placeholder: "postCreateCommand" })),
+    h("button", { type: "submit" }, "Show log"));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const step = new FormData(form).get("step");
+    attempt(async () => {
+      const ticket = await post(`/environments/${id}/exec?purpose=logs`);
+      const query = step ? `?step=${encodeURIComponent(step)}` : "";
+      const response = await fetch(ticket.url + query, { headers: { Authorization: `Bearer ${ticket.ticket}` } });
+      out.textContent = await response.text();
+      out.hidden = false;
+    });
+  });
+  return [h("h2", {}, "Logs"), form, out];
+}
+
 export async function envDetail(main, id) {
   // Re-drawn on every change the watch brings; the port form is not, so typing survives.
   const top = h("div");
@@ -242,6 +265,7 @@ export async function envDetail(main, id) {
         " ", h("span", { class: "muted" }, "(after ", h("code", {}, "roost config-ssh"), " on your machine)")),
       copyable("ssh command", ssh),
       h("h2", {}, "Conditions"), conditionsTable(env),
+      h("h2", {}, "Start timeline"), startTimeline(env) || h("p", { class: "muted" }, "Not started yet."),
       h("h2", {}, "Ports"), portsTable(env));
     fill(bottom,
       h("h2", {}, "Details"),
@@ -255,7 +279,7 @@ export async function envDetail(main, id) {
   const now = await get("/watch?kind=environment&timeout=0");  // the version to watch from
   const env = await get(`/environments/${id}`);
   await render(env);
-  fill(main, top, portForm(id), bottom);
+  fill(main, top, portForm(id), logsPanel(id), bottom);
   watch(now.resource_version, (event) => {
     if (event.object_id !== id) return;
     if (!event.object || event.object.status.phase === "deleted") { location.hash = "#/"; return; }
