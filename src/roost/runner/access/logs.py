@@ -25,8 +25,12 @@ Active = Callable[[str, str], bool]
 """``(environment id, log name)``: is something still writing that log?"""
 POLL = 0.25
 CORS = {"Access-Control-Allow-Origin": "*"}
-PREFLIGHT = {**CORS, "Access-Control-Allow-Methods": "GET",
-             "Access-Control-Allow-Headers": "Authorization", "Access-Control-Max-Age": "600"}  # fmt: skip
+PREFLIGHT = {
+    **CORS,
+    "Access-Control-Allow-Methods": "GET",
+    "Access-Control-Allow-Headers": "Authorization",
+    "Access-Control-Max-Age": "600",
+}
 
 
 def routes(logs: LogStore, verify: VerifyPurpose, active: Active) -> list[web.RouteDef]:
