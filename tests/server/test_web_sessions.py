@@ -4,6 +4,7 @@ the page's security headers."""
 import httpx
 
 from roost.core.schemas.web import SESSION_COOKIE
+from tests.support.fake_runner import FakeRunner
 from tests.support.plane import PlaneHarness
 
 
@@ -93,10 +94,14 @@ async def test_the_page_has_a_strict_content_security_policy(plane: PlaneHarness
     assert "<title>Roost</title>" in r.text
     csp = r.headers["content-security-policy"]
     assert "script-src 'self'" in csp
+    assert "connect-src 'self';" in csp  # no runner yet: nothing else
     assert "frame-ancestors 'none'" in csp
     assert "unsafe-eval" not in csp
     assert r.headers["x-content-type-options"] == "nosniff"
     assert (await plane.client().get("/static/vendor/xterm/xterm.js")).status_code == 200
+    await FakeRunner(plane, access_url="http://10.1.2.3:8081").register()
+    csp = (await plane.client().get("/")).headers["content-security-policy"]
+    assert "connect-src 'self' http://10.1.2.3:8081 ws://10.1.2.3:8081;" in csp
 
 
 async def test_without_oidc_the_start_sends_back_with_an_error(plane: PlaneHarness) -> None:

@@ -135,6 +135,7 @@ async def test_a_person_does_it_all_in_the_browser(tmp_path: Path, debian_base: 
             await expect(row.locator(".phase")).to_have_text("running")
             await shot(page, "environments")
             await page.goto(f"{url}/#/env/{env_id}")
+            await expect(page.get_by_role("heading", name="Connect")).to_be_visible()
             await use_terminal(page, env_id)
             await open_port(browser, page)
             await expect(

@@ -9,6 +9,7 @@ page that could read the session's own answer -- same origin -- can know it.
 import hashlib
 import hmac
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
@@ -16,7 +17,7 @@ from roost.core.errors import Forbidden, Unauthenticated
 from roost.core.schemas.web import WebLoginLink, WebSession
 from roost.server.services import audit, tokens
 from roost.server.services.context import Context, Principal
-from roost.server.store.rows import TokenRow, UserRow
+from roost.server.store.rows import RunnerRow, TokenRow, UserRow
 
 LOGIN_SECONDS = 60
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -118,3 +119,18 @@ def _schema(ctx: Context, user: UserRow, row: TokenRow, plain: str) -> WebSessio
         csrf_token=csrf_token(plain), expires_at=row.expires_at,
         oidc=ctx.settings.oidc is not None,
     )  # fmt: skip
+
+
+async def runner_origins(ctx: Context) -> list[str]:
+    """Where the page may connect besides the plane: each runner's access address, over HTTP
+    (logs) and WebSocket (terminals) -- for the page's Content-Security-Policy."""
+    async with ctx.db.read() as session:
+        infos = await session.scalars(select(RunnerRow.info))
+        urls = {str(info.get("access_url") or "") for info in infos}
+    origins: set[str] = set()
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https") and parts.netloc:
+            ws = "wss" if parts.scheme == "https" else "ws"
+            origins |= {f"{parts.scheme}://{parts.netloc}", f"{ws}://{parts.netloc}"}
+    return sorted(origins)

@@ -2,8 +2,9 @@
 
 The page is one HTML document (``static/index.html``) under a Content-Security-Policy that allows
 scripts and styles from the plane only (styles also inline: xterm.js writes its theme into a
-``<style>`` element), connections to the plane and to runners' exec WebSockets, no frames and no
-plugins. Runners' addresses are not known in advance, so ``connect-src`` allows ``ws:``/``wss:``.
+``<style>`` element), connections to the plane and to the runners' access addresses (terminals
+and logs; read when the page is served, so a runner added later needs a reload), no frames and
+no plugins.
 """
 
 from importlib import resources
@@ -19,15 +20,20 @@ from roost.server.services import oidc, web_sessions
 from roost.server.web import cookies
 
 STATIC = resources.files("roost.server.web") / "static"
-CSP = "; ".join([
-    "default-src 'none'", "script-src 'self'", "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data:", "font-src 'self'", "connect-src 'self' ws: wss:",
-    "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'",
-])  # fmt: skip
 PAGE_HEADERS = {
-    "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY", "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY", "Cache-Control": "no-store",
 }  # fmt: skip
+
+
+def content_security_policy(runner_origins: list[str]) -> str:
+    return "; ".join([
+        "default-src 'none'", "script-src 'self'", "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:", "font-src 'self'",
+        " ".join(["connect-src 'self'", *runner_origins]),
+        "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'",
+    ])  # fmt: skip
+
 
 router = APIRouter(include_in_schema=False)
 
@@ -37,8 +43,10 @@ def static_files() -> StaticFiles:
 
 
 @router.get("/")
-async def index() -> Response:
-    return FileResponse(str(STATIC / "index.html"), headers=PAGE_HEADERS)
+async def index(ctx: Ctx) -> Response:
+    csp = content_security_policy(await web_sessions.runner_origins(ctx))
+    headers = {**PAGE_HEADERS, "Content-Security-Policy": csp}
+    return FileResponse(str(STATIC / "index.html"), headers=headers)
 
 
 @router.get("/web/oidc/start")

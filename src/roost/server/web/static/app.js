@@ -54,12 +54,16 @@ async function route() {
   flash("");
   const parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean);
   const [page, id, sub] = parts;
-  if (!page) return envList(main);
-  if (page === "new") return newEnv(main);
-  if (page === "env" && id && sub === "terminal") return terminalView(main, id);
-  if (page === "env" && id) return envDetail(main, id);
-  if (page === "admin") return adminView(main, id);
-  fill(main, h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/" }, "Back to environments")));
+  // Each page draws into a node of its own: a slow page that finishes after the person moved
+  // on draws into a detached node (and its watch stops), never over the page now shown.
+  const view = h("div");
+  fill(main, view);
+  if (!page) return envList(view);
+  if (page === "new") return newEnv(view);
+  if (page === "env" && id && sub === "terminal") return terminalView(view, id);
+  if (page === "env" && id) return envDetail(view, id);
+  if (page === "admin") return adminView(view, id);
+  fill(view, h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/" }, "Back to environments")));
 }
 
 async function boot() {

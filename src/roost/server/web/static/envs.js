@@ -12,11 +12,13 @@ export function stopWatching() {
 
 // Long-poll /watch from `version`; onEvent gets each event, onReset is called when the
 // version is too old (410) and the caller must list again.
-async function watch(version, onEvent, onReset) {
+async function watch(node, version, onEvent, onReset) {
+  if (!node.isConnected) return;
+  stopWatching();
   const control = new AbortController();
   watcher = control;
   let since = version;
-  while (!control.signal.aborted) {
+  while (!control.signal.aborted && node.isConnected) {
     try {
       const response = await fetch(`/api/v1/watch?kind=environment&since=${since}&timeout=25`,
         { credentials: "same-origin", signal: control.signal });
@@ -94,7 +96,7 @@ export async function envList(main) {
     h("div", { class: "actions" }, h("h1", {}, "Environments"), h("a", { class: "button primary", href: "#/new" }, "New environment")),
     empty, table);
   show();
-  watch(page.resource_version, (event) => {
+  watch(main, page.resource_version, (event) => {
     const gone = event.type === "DELETED" || !event.object || event.object.status.phase === "deleted";
     if (gone) { rows.get(event.object_id)?.remove(); rows.delete(event.object_id); } else put(event.object);
     show();
@@ -280,7 +282,7 @@ export async function envDetail(main, id) {
   const env = await get(`/environments/${id}`);
   await render(env);
   fill(main, top, portForm(id), logsPanel(id), bottom);
-  watch(now.resource_version, (event) => {
+  watch(main, now.resource_version, (event) => {
     if (event.object_id !== id) return;
     if (!event.object || event.object.status.phase === "deleted") { location.hash = "#/"; return; }
     render(event.object);

@@ -23,6 +23,7 @@ export async function terminalView(main, id) {
     h("h1", {}, `Terminal: ${env.metadata.name}`), state, box);
   const ticket = await attempt(() => post(`/environments/${id}/exec`));
   if (!ticket) { state.textContent = "Not connected."; return; }
+  if (!box.isConnected) return;  // the person went elsewhere meanwhile
   const term = new window.Terminal({ cursorBlink: true, convertEol: false, fontSize: 14, scrollback: 5000 });
   const fit = new window.FitAddon.FitAddon();
   term.loadAddon(fit);
