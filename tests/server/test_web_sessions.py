@@ -1,9 +1,14 @@
 """Dashboard sign-in through the API: one-use links, the session cookie, CSRF, sign-out, and
 the page's security headers."""
 
+from pathlib import Path
+
 import httpx
 
+from roost.core.clock import FakeClock
 from roost.core.schemas.web import SESSION_COOKIE
+from roost.server.app import create_app
+from roost.server.settings import Settings
 from tests.support.fake_runner import FakeRunner
 from tests.support.plane import PlaneHarness
 
@@ -110,3 +115,19 @@ async def test_without_oidc_the_start_sends_back_with_an_error(plane: PlaneHarne
     assert r.headers["location"].startswith("/#signin-error=")
     config = (await plane.client().get("/api/v1/web/config")).json()
     assert config["oidc"] is False
+
+
+async def test_over_tls_the_cookie_is_secure(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'roost.db'}", data_dir=tmp_path,
+                        public_url="https://roost.example")  # fmt: skip
+    app = create_app(settings, FakeClock(), controllers=False)
+    async with app.router.lifespan_context(app):
+        admin = (tmp_path / "admin-token").read_text().strip()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://roost.example") as c:
+            auth = {"Authorization": f"Bearer {admin}"}
+            link = await c.post("/api/v1/web/login-links", headers=auth)
+            code = link.json()["url"].split("#login=", 1)[1]
+            r = await c.post("/api/v1/web/sign-in", json={"code": code})
+            assert "Secure" in r.headers["set-cookie"]
+            assert "HttpOnly" in r.headers["set-cookie"]
