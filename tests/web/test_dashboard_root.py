@@ -26,12 +26,20 @@ __all__ = ["debian_base"]
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 SLOW = 240_000  # ms: a first start clones, builds and boots
 PAGE = "<h1>hello from inside roost</h1>"
+AUTOMATIONS = """\
+tasks:
+  hello:
+    name: Manual hello
+    command: "echo hello from a manual task"
+"""
 
 
 def local_repository(root: Path) -> Path:
     repo = root / "site"
     repo.mkdir()
     (repo / "index.html").write_text(PAGE)
+    (repo / ".roost").mkdir()
+    (repo / ".roost" / "automations.yaml").write_text(AUTOMATIONS)
     git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
     subprocess.run([*git[:3], "init", "-q", "-b", "main"], check=True)
     subprocess.run([*git, "add", "."], check=True)
@@ -105,10 +113,16 @@ async def open_port(browser: BrowserContext, page: Page) -> None:
     await app.close()
 
 
-async def read_logs(page: Page) -> None:
-    """Straight from the runner, cross-origin, with a one-use ticket (no hooks ran: none yet)."""
+async def run_task_and_read_its_log(page: Page) -> None:
+    """Straight from the runner, cross-origin, with a one-use ticket per call."""
+    await page.get_by_role("button", name="Show services and tasks").click()
+    tasks = page.get_by_role("table", name="Automations")
+    await expect(tasks).to_contain_text("Manual hello")
+    await page.get_by_role("button", name="Run task hello").click()
+    await expect(tasks).to_contain_text("succeeded", timeout=30_000)
+    await page.get_by_label("Step").fill("hello")
     await page.get_by_role("button", name="Show log").click()
-    await expect(page.get_by_label("Log", exact=True)).to_contain_text("no logs yet")
+    await expect(page.get_by_label("Log", exact=True)).to_contain_text("hello from a manual task")
 
 
 async def stop_and_start(page: Page) -> None:
@@ -141,7 +155,7 @@ async def test_a_person_does_it_all_in_the_browser(tmp_path: Path, debian_base: 
             await expect(
                 page.get_by_role("img", name=re.compile("^Start timeline"))
             ).to_be_visible()
-            await read_logs(page)
+            await run_task_and_read_its_log(page)
             await stop_and_start(page)
             await page.goto(url + "/#/admin/runners")
             await expect(page.get_by_role("table", name="Runners")).to_be_visible()

@@ -6,9 +6,7 @@ through the runner -- logs hold a repository's output, which stays on the runner
 * ``&follow=1``: keep streaming what is appended; for a task or service, until its run ends;
   otherwise until the client goes away.
 
-Readable cross-origin (``Access-Control-Allow-Origin: *``), for the dashboard, which is served by
-the plane: the credential is the one-use ticket in ``Authorization`` -- never a cookie, and no
-``Allow-Credentials`` -- so a page can read nothing it did not already hold a ticket for.
+Readable cross-origin, for the dashboard (see ``tickets.CORS``).
 """
 
 import asyncio
@@ -18,29 +16,16 @@ from pathlib import Path
 
 from aiohttp import web
 
-from roost.runner.access.tickets import VerifyPurpose, admit, refuse
+from roost.runner.access.tickets import CORS, VerifyPurpose, admit, preflight, refuse, with_cors
 from roost.runner.devcontainer.logs import LogStore
 
 Active = Callable[[str, str], bool]
 """``(environment id, log name)``: is something still writing that log?"""
 POLL = 0.25
-CORS = {"Access-Control-Allow-Origin": "*"}
-PREFLIGHT = {
-    **CORS,
-    "Access-Control-Allow-Methods": "GET",
-    "Access-Control-Allow-Headers": "Authorization",
-    "Access-Control-Max-Age": "600",
-}
 
 
 def routes(logs: LogStore, verify: VerifyPurpose, active: Active) -> list[web.RouteDef]:
     async def handler(request: web.Request) -> web.StreamResponse:
-        response = await answer(request)
-        if not response.prepared:
-            response.headers.update(CORS)
-        return response
-
-    async def answer(request: web.Request) -> web.StreamResponse:
         grant = await admit(request, verify, "logs")
         if isinstance(grant, web.Response):
             return grant
@@ -57,10 +42,10 @@ def routes(logs: LogStore, verify: VerifyPurpose, active: Active) -> list[web.Ro
         return await _stream(request, logs.path(env_id, name), follow,
                              lambda: active(env_id, name))  # fmt: skip
 
-    async def preflight(_: web.Request) -> web.Response:
-        return web.Response(status=204, headers=PREFLIGHT)
-
-    return [web.get("/logs/{env_id}", handler), web.options("/logs/{env_id}", preflight)]
+    return [
+        web.get("/logs/{env_id}", with_cors(handler)),
+        web.options("/logs/{env_id}", preflight("GET")),
+    ]
 
 
 def _overview(logs: LogStore, env_id: str, names: list[str]) -> web.Response:

@@ -19,6 +19,40 @@ BROWSER_PROTOCOL = "roost.exec"
 """The subprotocol the runner answers a browser with (it must pick one the browser offered)."""
 TICKET_PROTOCOL_PREFIX = "roost.ticket."
 
+CORS = {"Access-Control-Allow-Origin": "*"}
+"""Ticketed routes are readable cross-origin (the dashboard is served by the plane): the
+credential is the one-use ticket in ``Authorization`` -- never a cookie, and no
+``Allow-Credentials`` -- so a page can do nothing it did not already hold a ticket for."""
+
+
+def preflight(methods: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    headers = {
+        **CORS,
+        "Access-Control-Allow-Methods": methods,
+        "Access-Control-Allow-Headers": "Authorization",
+        "Access-Control-Max-Age": "600",
+    }
+
+    async def answer(_: web.Request) -> web.Response:
+        return web.Response(status=204, headers=headers)
+
+    return answer
+
+
+def with_cors(
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Adds :data:`CORS` to answers not yet sent (a streamed one adds it itself)."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        response = await handler(request)
+        if not response.prepared:
+            response.headers.update(CORS)
+        return response
+
+    return wrapped
+
+
 VerifyPurpose = Callable[[str, str, str], Awaitable[TicketGrant]]
 """``(ticket, environment id, purpose)`` -> the grant, or a RoostError."""
 

@@ -20,7 +20,7 @@ export function startTimeline(env) {
   const span = Math.max(1, parts[parts.length - 1].at - origin);
   const row = 22, left = 110, width = 560;
   const svg = el("svg", {
-    viewBox: `0 0 ${left + width + 70} ${row * parts.length + 8}`, width: "100%", role: "img",
+    viewBox: `0 0 ${left + width + 70} ${row * parts.length + 8}`, class: "chart", role: "img",
     "aria-label": `Start timeline: ${parts.map((p) => `${p.name} at +${((p.at - origin) / 1000).toFixed(1)} s`).join(", ")}`,
   });
   parts.forEach((p, i) => {

@@ -246,6 +246,40 @@ function logsPanel(id) {
   return [h("h2", {}, "Logs"), form, out];
 }
 
+// Calls the environment's runner like `roost env automations|task|service`: a ticket each.
+async function runnerCall(id, purpose, method, suffix = "") {
+  const ticket = await post(`/environments/${id}/exec?purpose=${purpose}`);
+  const response = await fetch(ticket.url + suffix, { method, headers: { Authorization: `Bearer ${ticket.ticket}` } });
+  const doc = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error((doc.error && doc.error.message) || response.statusText);
+  return doc;
+}
+
+function automationsPanel(id) {
+  const box = h("div", { "aria-live": "polite" });
+  const load = () => attempt(async () => {
+    const doc = await runnerCall(id, "automations", "GET");
+    const action = (item) => {
+      const verbs = item.kind === "task" ? [["run", "Run"]]
+        : ["running", "starting"].includes(item.phase) ? [["stop", "Stop"]] : [["start", "Start"]];
+      return verbs.map(([verb, label]) => h("button", {
+        type: "button", "aria-label": `${label} ${item.kind} ${item.id}`,
+        onclick: () => attempt(async () => { await runnerCall(id, "automations", "POST", `/${item.kind}s/${item.id}/${verb}`); await load(); }),
+      }, label));
+    };
+    const items = [...doc.services, ...doc.tasks];
+    fill(box, items.length ? h("table", { "aria-label": "Automations" },
+      h("thead", {}, h("tr", {}, ["Kind", "ID", "Name", "State", "Message", ""].map((t) => h("th", {}, t)))),
+      h("tbody", {}, items.map((i) => h("tr", {}, h("td", {}, i.kind), h("td", {}, i.id), h("td", {}, i.name),
+        h("td", {}, i.phase), h("td", {}, i.message), h("td", {}, action(i))))))
+      : h("p", { class: "muted" }, "No services or tasks."));
+    // A task that runs is looked at again until it ends (each look costs a ticket: no faster).
+    if (box.isConnected && doc.tasks.some((t) => t.phase === "running")) setTimeout(load, 1500);
+  });
+  return [h("h2", {}, "Automations"),
+    h("button", { type: "button", onclick: load }, "Show services and tasks"), box];
+}
+
 export async function envDetail(main, id) {
   // Re-drawn on every change the watch brings; the port form is not, so typing survives.
   const top = h("div");
@@ -281,7 +315,7 @@ export async function envDetail(main, id) {
   const now = await get("/watch?kind=environment&timeout=0");  // the version to watch from
   const env = await get(`/environments/${id}`);
   await render(env);
-  fill(main, top, portForm(id), logsPanel(id), bottom);
+  fill(main, top, portForm(id), logsPanel(id), automationsPanel(id), bottom);
   watch(main, now.resource_version, (event) => {
     if (event.object_id !== id) return;
     if (!event.object || event.object.status.phase === "deleted") { location.hash = "#/"; return; }
