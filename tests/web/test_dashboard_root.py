@@ -143,7 +143,6 @@ async def test_a_person_does_it_all_in_the_browser(tmp_path: Path, debian_base: 
             await page.goto(alice_link)
             await expect(page.get_by_text("You have no environments yet.")).to_be_visible()
             env_id = await create_in_browser(page, repo)
-            await shot(page, "environment")
             await page.goto(url + "/#/")
             row = page.locator(f"tr[data-env='{env_id}']")
             await expect(row.locator(".phase")).to_have_text("running")
@@ -157,6 +156,10 @@ async def test_a_person_does_it_all_in_the_browser(tmp_path: Path, debian_base: 
             ).to_be_visible()
             await run_task_and_read_its_log(page)
             await stop_and_start(page)
+            await page.reload()  # readings of the runner, sent every few seconds, as charts
+            memory = page.get_by_role("img", name=re.compile("^Memory: now"))
+            await expect(memory).to_be_visible(timeout=30_000)
+            await shot(page, "environment")
             await page.goto(url + "/#/admin/runners")
             await expect(page.get_by_role("table", name="Runners")).to_be_visible()
             await shot(page, "admin-runners")

@@ -25,6 +25,7 @@ from roost.server.api import (
     organizations,
     projects,
     proxy,
+    readings,
     runners,
     secrets,
     ssh,
@@ -67,6 +68,7 @@ ROUTERS = (
     activity,
     secrets,
     dotfiles,
+    readings,
 )
 
 

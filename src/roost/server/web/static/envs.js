@@ -1,6 +1,6 @@
 // Environments: the live list (watch API), creating one, and one environment's page.
 import { api, attempt, fill, get, h, post } from "./api.js";
-import { startTimeline } from "./charts.js";
+import { startTimeline, usageCharts } from "./charts.js";
 
 let watcher = null;
 const BUSY = new Set(["pending", "creating", "starting", "stopping", "updating", "deleting"]);
@@ -214,6 +214,13 @@ function portForm(id) {
   return form;
 }
 
+async function usageSection(id) {
+  const doc = await get(`/environments/${id}/readings`).catch(() => ({ items: [] }));
+  const charts = usageCharts(doc.items);
+  if (!charts.length) return h("p", { class: "muted" }, "No readings yet: the runner sends them every few seconds while the environment runs.");
+  return h("div", { class: "charts" }, charts);
+}
+
 async function backupsSection(id) {
   const items = await get(`/environments/${id}/backups`).catch(() => null);
   const list = Array.isArray(items) ? items : (items && items.items) || [];
@@ -304,6 +311,7 @@ export async function envDetail(main, id) {
       h("h2", {}, "Start timeline"), startTimeline(env) || h("p", { class: "muted" }, "Not started yet."),
       h("h2", {}, "Ports"), portsTable(env));
     fill(bottom,
+      h("h2", {}, "Usage (last hours)"), await usageSection(id),
       h("h2", {}, "Details"),
       h("table", { "aria-label": "Details" }, h("tbody", {},
         [["ID", env.metadata.id], ["Runner", env.status.runner_id || "—"], ["Created", new Date(env.metadata.created_at).toLocaleString()],
