@@ -43,12 +43,18 @@ else
   "$ROOST" env start "$ENV_ID" --wait >/dev/null
 fi
 "$ROOST" env exec "$ENV_ID" -- sh -c 'echo "inside: $(id)"; echo "host:   root here is uid $(awk "{print \$2}" /proc/self/uid_map) on the host"'
+SIGN_IN=$("$ROOST" login --web 2>/dev/null || echo "(roost login --web failed; see the log)")
 cat <<MSG
 
 Roost is running at $URL (pid $(cat "$DATA_DIR/roost.pid" 2>/dev/null || echo '?'), log $DATA_DIR/roost.log),
 with a development environment "dev" ($ENV_ID). Enter it with:
 
   $ROOST env exec $ENV_ID -- bash
+
+Dashboard: $URL/  -- sign in within a minute with this one-use link
+(print another with: $ROOST login --web):
+
+  $SIGN_IN
 
 More: $ROOST env list | env create --wait | env stop ID | env delete ID
 The CLI is logged in as admin (token in $DATA_DIR/admin-token). Stop Roost with:

@@ -7,7 +7,11 @@ from sqlalchemy import text
 
 from tests.support.plane import PlaneHarness
 
-PUBLIC = {"/api/v1/runners/register"}  # authenticated by the registration token in its body
+PUBLIC = {
+    "/api/v1/runners/register",  # authenticated by the registration token in its body
+    "/api/v1/web/sign-in",  # by the sign-in link's code in its body
+    "/api/v1/web/config",  # what the sign-in page offers, before anyone is signed in
+}
 
 
 def api_routes(app: object) -> list[tuple[str, str]]:

@@ -43,6 +43,7 @@ from roost.runner.network import Network, NetworkConfig
 from roost.runner.reconciler import Parts, Reconciler
 from roost.runner.reporter import Reporter
 from roost.runner.resources.oom import OomWatcher
+from roost.runner.resources.readings import ReadingsBuffer
 from roost.runner.resources.report import ResourcesStep
 from roost.runner.runtime.container import initbin
 from roost.runner.runtime.container.driver import ContainerDriver
@@ -155,10 +156,10 @@ class Assembly:
             routes=user.routes(), session_user=sessions.session_user,
         )  # fmt: skip
         parts.steps.append(self.access.step)  # exec, SSH, ports: runner/access/stack.py
-        self._start_resources(parts)
+        self._start_resources(parts, client, runner_id)
         return Reconciler(parts)
 
-    def _start_resources(self, parts: Parts) -> None:
+    def _start_resources(self, parts: Parts, client: PlaneClient, runner_id: str) -> None:
         """The CPU loop, the OOM watcher and the ``resources`` condition."""
         if self.sandbox is not None and self.config.disk_quotas:
             self.sandbox.disks = _disks(self.config, self.sandbox.root)
@@ -166,7 +167,8 @@ class Assembly:
         self.oom.start()
         if self.cpu is not None:
             self._tasks.append(asyncio.create_task(self.cpu.run(), name="cpu-control"))
-        parts.steps.append(ResourcesStep(self.oom, self.cpu))
+        readings = ReadingsBuffer(lambda batch: client.report_readings(runner_id, batch))
+        parts.steps.append(ResourcesStep(self.oom, self.cpu, readings))
         watch = DiskWatch(self._disk_healths, self._wake)  # a failed disk, in its status at once
         self._tasks.append(asyncio.create_task(watch.run(), name="disk-watch"))
 

@@ -28,6 +28,7 @@ from roost.core.schemas.backups import (
 from roost.core.schemas.dotfiles import Dotfiles
 from roost.core.schemas.environments import Environment, StatusReport
 from roost.core.schemas.proxy import ProxyAuthorize, ProxyDecision, ProxySession, ProxySessionCreate
+from roost.core.schemas.readings import ReadingsReport
 from roost.core.schemas.runners import RunnerInfo, RunnerRegistered
 from roost.core.schemas.secrets import EnvironmentSecrets
 from roost.core.schemas.ssh import SshAuthorize, SshGrant
@@ -189,6 +190,11 @@ class PlaneClient:
     async def report_activity(self, runner_id: str, body: ActivityReport) -> None:
         await self._call(
             "POST", f"/runners/{runner_id}/activity", json=body.model_dump(mode="json")
+        )
+
+    async def report_readings(self, runner_id: str, body: ReadingsReport) -> None:
+        await self._call(
+            "POST", f"/runners/{runner_id}/readings", json=body.model_dump(mode="json")
         )
 
     # Secrets and dotfiles: only for environments assigned to this runner (the plane checks).

@@ -27,6 +27,7 @@ from roost.server.api import (
     projects,
     proxy,
     quotas,
+    readings,
     runners,
     secrets,
     ssh,
@@ -48,6 +49,8 @@ from roost.server.settings import Settings
 from roost.server.store import files, migrate
 from roost.server.store.db import Database
 from roost.server.watchhub import WatchHub
+from roost.server.web import api as web_api
+from roost.server.web import pages as web_pages
 
 log = logging.getLogger(__name__)
 ROUTERS = (
@@ -69,6 +72,7 @@ ROUTERS = (
     secrets,
     dotfiles,
     quotas,
+    readings,
 )
 
 
@@ -151,6 +155,9 @@ def create_app(
     app.add_middleware(limits.BodyLimit)
     for module in ROUTERS:
         app.include_router(module.router)
+    app.include_router(web_api.router)
+    app.include_router(web_pages.router)
+    app.mount("/static", web_pages.static_files(), name="static")
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> PlainTextResponse:

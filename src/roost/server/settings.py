@@ -28,3 +28,18 @@ class Settings:
     """Upgrade an older PostgreSQL schema at start (SQLite and empty databases always are)."""
     backup_retention_seconds: float = 7 * 86400.0
     """Backups of a deleted environment are deleted this long after it."""
+    web_session_seconds: float = 12 * 3600.0
+    """How long a dashboard sign-in lasts."""
+    oidc: "OidcSettings | None" = None
+    """OpenID Connect sign-in for the dashboard, when configured."""
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    """A confidential client of one OpenID provider (``roost server --oidc-issuer ...``)."""
+
+    issuer: str
+    client_id: str
+    client_secret: str
+    name: str = "OpenID Connect"
+    """What the sign-in button says (the provider's name)."""

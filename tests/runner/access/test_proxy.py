@@ -161,7 +161,8 @@ async def test_forwarded_headers_and_stripped_credentials(world: World) -> None:
     headers = {
         **world.host(),
         "Authorization": "Bearer roost_abc_def",
-        "Cookie": f"a=1; roost_proxy={SESSION}; b=2",
+        # roost_session: the dashboard's, sent here too when plane and runner share a host name
+        "Cookie": f"a=1; roost_proxy={SESSION}; roost_session=roost_x_y; b=2",
         "X-Forwarded-For": "10.0.0.9",
     }
     async with world.http.get(f"{world.base}/headers", headers=headers) as r:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
 
     from roost.runner.config import RunnerConfig
-    from roost.server.settings import Settings
+    from roost.server.settings import OidcSettings, Settings
 
 
 def default_data_dir() -> Path:
@@ -42,6 +42,7 @@ def plane_settings(
     *,
     upgrade_db: bool = False,
     lease_seconds: float = 30.0,
+    oidc: "OidcSettings | None" = None,
 ) -> "Settings":
     from roost.server.settings import Settings
 
@@ -54,7 +55,41 @@ def plane_settings(
         public_url=f"http://{shown}:{port}",
         upgrade_db=upgrade_db,
         lease_seconds=lease_seconds,
+        oidc=oidc,
     )
+
+
+def oidc_options(func: "Callable[..., Any]") -> "Callable[..., Any]":
+    """OpenID Connect sign-in for the dashboard (all of issuer, client id and secret, or none)."""
+    options = [
+        click.option("--oidc-issuer", default=None, help="The provider's issuer URL."),
+        click.option("--oidc-client-id", default=None),
+        click.option("--oidc-client-secret-file", type=click.Path(path_type=Path), default=None,
+                     help="A file holding the client secret (kept out of argv and ps)."),
+        click.option("--oidc-name", default="OpenID Connect", show_default=True,
+                     help="What the sign-in button calls the provider."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def oidc_settings(kwargs: dict[str, Any]) -> "OidcSettings | None":
+    from roost.server.settings import OidcSettings
+
+    issuer = kwargs.pop("oidc_issuer")
+    client_id = kwargs.pop("oidc_client_id")
+    secret_file = kwargs.pop("oidc_client_secret_file")
+    name = kwargs.pop("oidc_name")
+    given = [v is not None for v in (issuer, client_id, secret_file)]
+    if not any(given):
+        return None
+    if not all(given):
+        raise click.UsageError(
+            "OpenID Connect needs --oidc-issuer, --oidc-client-id and --oidc-client-secret-file"
+        )
+    secret = Path(secret_file).read_text().strip()
+    return OidcSettings(issuer=issuer, client_id=client_id, client_secret=secret, name=name)
 
 
 async def serve_plane(
@@ -88,6 +123,7 @@ async def serve_plane(
 def announce(settings: "Settings") -> None:
     token_path = settings.data_dir / "admin-token"
     click.echo(f"Roost is listening on {settings.public_url}", err=True)
+    click.echo(f"dashboard: {settings.public_url}/ (sign in: `roost login --web`)", err=True)
     if token_path.exists():
         click.echo(f"admin token: {token_path} (mode 0600)", err=True)
         click.echo(
@@ -112,6 +148,7 @@ def announce(settings: "Settings") -> None:
 @click.option("--lease-seconds", type=click.FloatRange(1, 3600), default=30.0, show_default=True,
               help="How long a replica's claim on an object lasts; if the replica dies, "
                    "another finishes its work after this long.")  # fmt: skip
+@oidc_options
 @click.pass_context
 def server(
     ctx: click.Context,
@@ -121,6 +158,7 @@ def server(
     data_dir: Path,
     upgrade_db: bool,
     lease_seconds: float,
+    **oidc: Any,
 ) -> None:
     """Run the management plane (or move its database: migrate-db)."""
     if ctx.invoked_subcommand is not None:
@@ -129,8 +167,9 @@ def server(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = plane_settings(
-        data_dir, database, listen, upgrade_db=upgrade_db, lease_seconds=lease_seconds
-    )
+        data_dir, database, listen, upgrade_db=upgrade_db, lease_seconds=lease_seconds,
+        oidc=oidc_settings(oidc),
+    )  # fmt: skip
     ready = asyncio.Event()
 
     async def main() -> None:

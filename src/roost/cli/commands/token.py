@@ -50,10 +50,24 @@ def revoke(token_id: str) -> None:
 
 
 @click.command("login")
-@click.argument("url")
-@click.option("--token", "token_", required=True, envvar="ROOST_TOKEN", help="An API token.")
-def login(url: str, token_: str) -> None:
-    """Check URL and TOKEN and remember them for later commands."""
+@click.argument("url", required=False)
+@click.option("--token", "token_", envvar="ROOST_TOKEN", help="An API token.")
+@click.option(
+    "--web",
+    is_flag=True,
+    help="Print a one-use link (a minute) that signs a browser in to the dashboard.",
+)
+def login(url: str | None, token_: str | None, web: bool) -> None:
+    """Check URL and TOKEN and remember them for later commands; or, with --web, sign a browser
+    in as the user this CLI is logged in as (the token itself never goes into a URL)."""
+    if web:
+        api = Client(url, token_) if url and token_ else client()
+        doc = api.post("/web/login-links")
+        click.echo(doc["url"])
+        click.echo("(open it within a minute; it works once)", err=True)
+        return
+    if not url or not token_:
+        raise click.UsageError("give URL and --token TOKEN (or --web for a browser sign-in link)")
     who = Client(url, token_).get("/whoami")
     path = config.save(url, token_)
     name = (who.get("user") or {}).get("name") or who.get("runner_id")

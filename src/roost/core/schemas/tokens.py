@@ -15,6 +15,8 @@ TokenScope = Literal[
     "user", "runner", "environment", "registration",
     "proxy_login",  # one-use, a minute: turns into a proxy session at a runner
     "proxy",  # a proxy session: opens proxied ports of one environment, not the API
+    "web_login",  # one-use, a minute: turns into a dashboard session (roost login --web)
+    "web",  # a dashboard session, kept in an HttpOnly cookie; the API with a CSRF header
 ]  # fmt: skip
 
 

@@ -5,6 +5,8 @@ through the runner -- logs hold a repository's output, which stays on the runner
 * no step: the names of the logs there are, then the most recently written one;
 * ``&follow=1``: keep streaming what is appended; for a task or service, until its run ends;
   otherwise until the client goes away.
+
+Readable cross-origin, for the dashboard (see ``tickets.CORS``).
 """
 
 import asyncio
@@ -14,7 +16,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from roost.runner.access.tickets import VerifyPurpose, admit, refuse
+from roost.runner.access.tickets import CORS, VerifyPurpose, admit, preflight, refuse, with_cors
 from roost.runner.devcontainer.logs import LogStore
 
 Active = Callable[[str, str], bool]
@@ -40,7 +42,10 @@ def routes(logs: LogStore, verify: VerifyPurpose, active: Active) -> list[web.Ro
         return await _stream(request, logs.path(env_id, name), follow,
                              lambda: active(env_id, name))  # fmt: skip
 
-    return [web.get("/logs/{env_id}", handler)]
+    return [
+        web.get("/logs/{env_id}", with_cors(handler)),
+        web.options("/logs/{env_id}", preflight("GET")),
+    ]
 
 
 def _overview(logs: LogStore, env_id: str, names: list[str]) -> web.Response:
@@ -61,7 +66,7 @@ def _tail(path: Path, limit: int = 256 << 10) -> str:
 async def _stream(
     request: web.Request, path: Path, follow: bool, active: Callable[[], bool]
 ) -> web.StreamResponse:
-    response = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
+    response = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8", **CORS})
     await response.prepare(request)
     with path.open("rb") as f:
         while True:

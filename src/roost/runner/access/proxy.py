@@ -40,6 +40,7 @@ from yarl import URL
 from roost.core import access_urls
 from roost.core.errors import RoostError
 from roost.core.schemas.proxy import ProxyDecision
+from roost.core.schemas.web import SESSION_COOKIE
 from roost.runner.access.activity import ActivityTracker
 from roost.runner.access.dialer import NetnsDialer
 from roost.runner.access.proxyauth import ProxyAuthorizer
@@ -142,7 +143,7 @@ class PortProxy:
                 continue
             if lower == "authorization" and _is_roost_bearer(value):
                 continue
-            kept = _without_cookie(value, COOKIE) if lower == "cookie" else value
+            kept = _without_cookies(value) if lower == "cookie" else value
             if kept:
                 headers.add(name, kept)
         headers["Host"] = request.host
@@ -271,8 +272,11 @@ def _is_roost_bearer(header: str) -> bool:
     return scheme.lower() == "bearer" and value.strip().startswith("roost_")
 
 
-def _without_cookie(header: str, name: str) -> str:
-    kept = [c for c in header.split(";") if c.strip().partition("=")[0].strip() != name]
+def _without_cookies(header: str) -> str:
+    """Without the platform's cookies: this proxy's, and the dashboard's (which browsers also
+    send here when the plane and the runner share a host name)."""
+    names = (COOKIE, SESSION_COOKIE)
+    kept = [c for c in header.split(";") if c.strip().partition("=")[0].strip() not in names]
     return ";".join(kept).strip()
 
 

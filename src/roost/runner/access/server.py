@@ -1,9 +1,9 @@
 """The runner's access server (aiohttp): exec streams and the port proxy.
 
 * ``GET /exec/<env-id>`` upgrades to an exec stream. Every request carries a one-use ticket from
-  the plane (``Authorization: Bearer``); the runner has the plane check and spend it before
-  anything runs. Refusals are plain HTTP errors with a message, given before the upgrade, so
-  clients never hang.
+  the plane (``Authorization: Bearer``, or from browsers a subprotocol: ``tickets.py``); the
+  runner has the plane check and spend it before anything runs. Refusals are plain HTTP errors
+  with a message, given before the upgrade, so clients never hang.
 * Requests for ``<port>-<env-id>.<domain>`` (any path) and for ``/p/<env-id>/<port>/...`` go to
   the port proxy (``proxy.py``), ahead of the routes above.
 """
@@ -68,7 +68,9 @@ class AccessServer:
         grant = await tickets.admit(request, lambda t, e, _: self.verify(t, e), "exec")
         if isinstance(grant, web.Response):
             return grant
-        ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4 << 20)
+        ws = web.WebSocketResponse(
+            heartbeat=30, max_msg_size=4 << 20, protocols=(tickets.BROWSER_PROTOCOL,)
+        )
         await ws.prepare(request)
         try:
             first = await ws.receive_json(timeout=30)

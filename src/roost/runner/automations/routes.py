@@ -4,7 +4,8 @@
 * ``POST /automations/<env-id>/tasks/<id>/run`` -- run a task (and what it depends on);
 * ``POST /automations/<env-id>/services/<id>/start`` and ``.../stop``.
 
-Answers are JSON; errors are ``{"error": {"code", "message"}}`` like the plane's.
+Answers are JSON; errors are ``{"error": {"code", "message"}}`` like the plane's. Usable
+cross-origin, for the dashboard (see ``access.tickets.CORS``).
 """
 
 from collections.abc import Awaitable, Callable
@@ -13,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from roost.core.errors import ApiError
-from roost.runner.access.tickets import VerifyPurpose, admit, refuse
+from roost.runner.access.tickets import VerifyPurpose, admit, preflight, refuse, with_cors
 from roost.runner.automations.manager import EnvironmentAutomations, ItemState
 from roost.runner.automations.step import AutomationsStep
 
@@ -55,8 +56,10 @@ def routes(step: AutomationsStep, verify: VerifyPurpose) -> list[web.RouteDef]:
         return await manager.stop_service(sid)
 
     return [
-        web.get("/automations/{env_id}", endpoint(None)),
-        web.post("/automations/{env_id}/tasks/{item}/run", endpoint(run_task)),
-        web.post("/automations/{env_id}/services/{item}/start", endpoint(start)),
-        web.post("/automations/{env_id}/services/{item}/stop", endpoint(stop)),
+        web.get("/automations/{env_id}", with_cors(endpoint(None))),
+        web.options("/automations/{env_id}", preflight("GET")),
+        web.post("/automations/{env_id}/tasks/{item}/run", with_cors(endpoint(run_task))),
+        web.post("/automations/{env_id}/services/{item}/start", with_cors(endpoint(start))),
+        web.post("/automations/{env_id}/services/{item}/stop", with_cors(endpoint(stop))),
+        web.options("/automations/{env_id}/{kind}/{item}/{verb}", preflight("POST")),
     ]

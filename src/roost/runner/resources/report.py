@@ -21,6 +21,7 @@ from typing import Any
 from roost.core.schemas.environments import Environment
 from roost.runner.cpu import CpuController
 from roost.runner.resources.oom import OomKill, OomWatcher
+from roost.runner.resources.readings import ReadingsBuffer
 from roost.runner.runtime.base import Stats
 from roost.runner.steps import Step, StepContext
 
@@ -93,9 +94,15 @@ class ResourcesStep(Step):
 
     name = "resources"
 
-    def __init__(self, oom: OomWatcher | None = None, cpu: CpuController | None = None) -> None:
+    def __init__(
+        self,
+        oom: OomWatcher | None = None,
+        cpu: CpuController | None = None,
+        readings: ReadingsBuffer | None = None,
+    ) -> None:
         self.oom = oom
         self.cpu = cpu
+        self.readings = readings
 
     async def after_start(self, ctx: StepContext) -> None:
         env = ctx.env
@@ -103,6 +110,8 @@ class ResourcesStep(Step):
             with contextlib.suppress(OSError):  # a runtime without this cgroup layout
                 await asyncio.to_thread(self.cpu.track, env.id, env.spec.resources.cpu)
         stats = await ctx.driver.stats(env.id)
+        if self.readings is not None:
+            await self.readings.add(env.id, stats)
         kill = self.oom.last(env.id) if self.oom else None
         notes = list(ctx.local.resource_notes) if ctx.local is not None else []
         burst = self.cpu.cpus if self.cpu is not None else None

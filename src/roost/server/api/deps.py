@@ -4,7 +4,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from roost.server.services import auth
+from roost.core.schemas.web import CSRF_HEADER, SESSION_COOKIE
+from roost.server.services import auth, web_sessions
 from roost.server.services.context import Context, Principal
 
 
@@ -22,7 +23,14 @@ def bearer(request: Request) -> str | None:
 
 
 async def get_principal(request: Request, ctx: Annotated[Context, Depends(get_ctx)]) -> Principal:
-    return await auth.authenticate(ctx, bearer(request))
+    """A bearer token, else the dashboard's session cookie (with its CSRF header to change
+    anything): the dashboard is a client of this same API."""
+    token = bearer(request)
+    cookie = request.cookies.get(SESSION_COOKIE) if token is None else None
+    if cookie:
+        web_sessions.check_csrf(cookie, request.method, request.headers.get(CSRF_HEADER))
+        token = cookie
+    return await auth.authenticate(ctx, token)
 
 
 Ctx = Annotated[Context, Depends(get_ctx)]

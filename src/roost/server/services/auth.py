@@ -47,6 +47,8 @@ async def _principal(session: AsyncSession, row: TokenRow) -> Principal:
         return Principal(kind="runner", token_id=row.id, runner_id=row.runner_id)
     if row.scope == "registration":
         raise Unauthenticated("a registration token can only register a runner (`roost runner`)")
+    if row.scope == "web_login":
+        raise Unauthenticated("a sign-in link opens the dashboard only (open it in a browser)")
     if row.scope in ("proxy", "proxy_login"):
         raise Unauthenticated("a port-proxy session opens proxied ports only, not the API")
     if row.scope == "environment":

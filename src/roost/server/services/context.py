@@ -6,6 +6,7 @@ from typing import Literal
 
 from roost.core.clock import Clock
 from roost.server.services.authcache import AuthCache
+from roost.server.services.readingstore import ReadingStore
 from roost.server.settings import Settings
 from roost.server.store.db import Database
 from roost.server.watchhub import WatchHub
@@ -55,3 +56,4 @@ class Context:
     settings: Settings
     hub: WatchHub
     auth_cache: AuthCache = field(default_factory=AuthCache)
+    readings: ReadingStore = field(default_factory=ReadingStore)
