@@ -72,8 +72,13 @@ class DevcontainerStep(Step):
             "devcontainer", "progressing", f"reading {found.relative_to(ctx.workspace)}"
         )
         resolved = self._resolve(ctx, found)
-        grants = policy.check(resolved.config, str(found.relative_to(ctx.workspace)))
+        grants = policy.check(
+            resolved.config, str(found.relative_to(ctx.workspace)),
+            nested_allowed=ctx.env.spec.resources.nested_containers,
+            class_name=ctx.env.spec.class_name,
+        )  # fmt: skip
         local.cap_add, local.tmpfs = grants.cap_add, grants.tmpfs
+        local.nested_containers = grants.nested_containers
         await self._initialize(ctx, resolved)
         if not local.layers:  # else pinned already: a restored writable layer sits on its image
             local.wanted_image = await self._image(ctx, resolved)
