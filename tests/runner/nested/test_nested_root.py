@@ -78,7 +78,7 @@ async def test_docker_run_build_compose_ports_and_podman(
         "mkdir -p /tmp/app && cd /tmp/app && printf '%s' 'services:\n"
         f"  web:\n    image: tiny\n    command: {WEB}\n"
         "  client:\n    image: tiny\n    depends_on: [web]\n"
-        "    command: sh -c \"for i in $$(seq 50); do wget -q -O - http://web:8080/ && exit 0; "
+        '    command: sh -c "for i in $$(seq 50); do wget -q -O - http://web:8080/ && exit 0; '
         "sleep 0.2; done; exit 1\"\n' > docker-compose.yml && "
         "docker-compose up --abort-on-container-exit --exit-code-from client 2>&1 && "
         "docker-compose down >/dev/null 2>&1"
@@ -108,3 +108,50 @@ async def _through_the_dialer(runner: RealRunner, env_id: str, port: int) -> str
         return data.decode()
     finally:
         sock.close()
+
+
+async def restart(plane: PlaneHarness, env_id: str) -> dict[str, Any]:
+    await plane.admin.post(f"/api/v1/environments/{env_id}/stop")
+    await wait_phase(plane, env_id, "stopped", timeout=120)
+    await plane.admin.post(f"/api/v1/environments/{env_id}/start")
+    return await wait_phase(plane, env_id, "running", timeout=120)
+
+
+async def test_images_and_volumes_survive_a_stop_and_a_broken_engine_leaves_it_running(
+    plane: PlaneHarness, runner: RealRunner, engine_image: Image
+) -> None:
+    env_id = await nested_env(plane, engine_image, keep_writable_layer=True)
+    await ok(plane, env_id, IMPORT + " && docker volume create vol >/dev/null && "
+             "docker run --rm -v vol:/data tiny sh -c 'echo kept > /data/f'")  # fmt: skip
+    await restart(plane, env_id)
+    assert (await ok(plane, env_id, "docker run --rm -v vol:/data tiny cat /data/f")) == "kept\n"
+    # A host without what the engine needs: the daemon fails, the environment runs on and says why
+    broken = "#!/bin/sh\necho 'failed to mount overlay: operation not permitted' >&2\nexit 1\n"
+    script = f"cat > /usr/local/sbin/dockerd <<'EOF'\n{broken}EOF\nchmod +x /usr/local/sbin/dockerd"
+    await ok(plane, env_id, script)
+    doc = await restart(plane, env_id)
+    condition = doc["status"]["conditions"]["containers"]
+    assert condition["phase"] == "failed"
+    assert "dockerd did not start" in condition["message"]
+    assert "failed to mount overlay" in condition["message"]
+    assert (await ok(plane, env_id, "echo alive")) == "alive\n"
+
+
+async def test_the_environment_limits_hold_for_nested_containers(
+    plane: PlaneHarness, runner: RealRunner, engine_image: Image
+) -> None:
+    env_id = await nested_env(plane, engine_image, memory_mib=512, pids=256)
+    await ok(plane, env_id, IMPORT)
+    code, _, _ = await sh(
+        plane, env_id, "docker run --name hog tiny sh -c 'x=a; while true; do x=$x$x; done'"
+    )
+    assert code == 137  # killed by the OOM killer of the environment's memory cgroup
+    oom = "docker inspect -f '{{.State.OOMKilled}}' hog && docker rm hog >/dev/null"
+    assert (await ok(plane, env_id, oom)) == "true\n"
+    stats = await runner.assembly.driver.stats(env_id)
+    assert stats.memory_limit_bytes == 512 << 20
+    bomb = "for i in $(seq 400); do sleep 3 & done 2>/dev/null; sleep 1; echo done"
+    await sh(plane, env_id, f"docker run --rm tiny sh -c '{bomb}'")
+    stats = await runner.assembly.driver.stats(env_id)
+    assert stats.pids <= 256
+    assert (await ok(plane, env_id, "docker run --rm tiny echo still-up")) == "still-up\n"
