@@ -14,6 +14,9 @@ the runner joins the two with a veth pair and routes between them::
                                                  eth0 169.254.77.2/30  [inner: env-owned]
                                                  docker0, podman bridges, nested netns ...
 
+* Root inside has raw sockets and its own routes there, so it can forge packets; they stop
+  here: only the inner address may come in from ``nv0``, and a packet conntrack finds invalid
+  (which NAT would not rewrite) is dropped. Frames never cross (the outer one routes).
 * Everything that reaches X on the bridge (the ports proxy, SSH, another host's client) is
   DNATed to the inner address; everything the inner namespace sends leaves masqueraded as X, so
   the runner's host-side rules (environment isolation, no host access, metadata blocked) see
@@ -49,6 +52,11 @@ NAT = f"""table ip {TABLE} {{
 \tchain postrouting {{
 \t\ttype nat hook postrouting priority srcnat; policy accept;
 \t\toifname "eth0" masquerade
+\t}}
+\tchain forward {{
+\t\ttype filter hook forward priority -10; policy accept;
+\t\tiifname "{OUTER_LINK}" ip saddr != {INNER_ADDRESS} drop
+\t\tiifname "{OUTER_LINK}" ct state invalid drop
 \t}}
 }}
 """
