@@ -35,6 +35,7 @@ from tests.isolation.harness import (
     serve_in,
 )
 from tests.isolation.test_boundary import _tokens, host_id_range
+from tests.runner.nested.test_nested_root import engine_settled
 from tests.support.engine_image import engine_image
 from tests.support.plane import PlaneHarness
 from tests.support.runner import RealRunner
@@ -149,6 +150,7 @@ async def test_isolation_in_and_under_a_nested_environment(
         env_id = await create_env(
             plane, plane.admin, engine_image.ref, "container", "nested", nested_containers=True
         )
+        assert (await engine_settled(plane, env_id))["phase"] == "ready"
         code, _, err = await exec_as(
             plane.admin, env_id, ROOT, "useradd", "-m", "-u", "1000", "dev"
         )

@@ -11,7 +11,7 @@ import pytest
 from roost.runner.images import Image
 from tests.runner.conftest import shared_image_store
 from tests.runner.devcontainer.support import feature_files
-from tests.runner.nested.test_nested_root import IMPORT, WEB, ok
+from tests.runner.nested.test_nested_root import IMPORT, WEB, engine_settled, ok
 from tests.runner.test_content_root import make_repo as git_repo
 from tests.support.plane import PlaneHarness
 from tests.support.runner import RealRunner, real_runner, wait_phase
@@ -72,8 +72,8 @@ async def test_the_docker_in_docker_feature_comes_up_and_compose_works(
     r = await plane.admin.post("/api/v1/environments", json={"spec": spec})
     assert r.status_code == 201, r.text
     env_id = str(r.json()["metadata"]["id"])
-    doc = await wait_phase(plane, env_id, "running", timeout=600)
-    assert doc["status"]["conditions"]["containers"]["phase"] == "ready", doc["status"]
+    await wait_phase(plane, env_id, "running", timeout=600)
+    assert (await engine_settled(plane, env_id))["phase"] == "ready"
     await ok(plane, env_id, IMPORT)
     assert "hello-from-web" in await ok(plane, env_id, COMPOSE)
 

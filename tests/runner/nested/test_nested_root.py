@@ -46,10 +46,21 @@ async def nested_env(plane: PlaneHarness, image: Image, **resources: Any) -> str
     r = await plane.admin.post("/api/v1/environments", json={"spec": spec})
     assert r.status_code == 201, r.text
     env_id = str(r.json()["metadata"]["id"])
-    doc = await wait_phase(plane, env_id, "running", timeout=120)
-    containers = doc["status"]["conditions"]["containers"]
+    await wait_phase(plane, env_id, "running", timeout=120)
+    containers = await engine_settled(plane, env_id)
     assert containers["phase"] == "ready", containers
     return env_id
+
+
+async def engine_settled(plane: PlaneHarness, env_id: str) -> dict[str, Any]:
+    """The ``containers`` condition once the engine answered (it starts in the background)."""
+    for _ in range(600):
+        doc = (await plane.admin.get(f"/api/v1/environments/{env_id}")).json()
+        containers: dict[str, Any] = doc["status"]["conditions"].get("containers", {})
+        if containers.get("phase") in ("ready", "failed"):
+            return containers
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the engine did not settle: {doc['status']}")
 
 
 async def sh(plane: PlaneHarness, env_id: str, script: str) -> tuple[int, str, str]:
@@ -124,13 +135,14 @@ async def test_images_and_volumes_survive_a_stop_and_a_broken_engine_leaves_it_r
     await ok(plane, env_id, IMPORT + " && docker volume create vol >/dev/null && "
              "docker run --rm -v vol:/data tiny sh -c 'echo kept > /data/f'")  # fmt: skip
     await restart(plane, env_id)
+    assert (await engine_settled(plane, env_id))["phase"] == "ready"
     assert (await ok(plane, env_id, "docker run --rm -v vol:/data tiny cat /data/f")) == "kept\n"
     # A host without what the engine needs: the daemon fails, the environment runs on and says why
     broken = "#!/bin/sh\necho 'failed to mount overlay: operation not permitted' >&2\nexit 1\n"
     script = f"cat > /usr/local/sbin/dockerd <<'EOF'\n{broken}EOF\nchmod +x /usr/local/sbin/dockerd"
     await ok(plane, env_id, script)
-    doc = await restart(plane, env_id)
-    condition = doc["status"]["conditions"]["containers"]
+    await restart(plane, env_id)
+    condition = await engine_settled(plane, env_id)
     assert condition["phase"] == "failed"
     assert "dockerd did not start" in condition["message"]
     assert "failed to mount overlay" in condition["message"]

@@ -40,6 +40,7 @@ engine storage on the environment's disk (overlayfs cannot stack on the overlay 
 seccomp profile allows nested user namespaces.
 """
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +115,9 @@ def _mounts(
     ]  # fmt: skip
 
 
-def _resources(spec: RuntimeSpec, swap_accounting: bool) -> dict[str, Any]:
+def _resources(
+    spec: RuntimeSpec, swap_accounting: bool, nested_devices: Sequence[tuple[str, int, int]]
+) -> dict[str, Any]:
     res = spec.resources
     memory = res.memory_mib * 1024 * 1024
     mem: dict[str, Any] = {"limit": memory}
@@ -129,7 +132,7 @@ def _resources(spec: RuntimeSpec, swap_accounting: bool) -> dict[str, Any]:
     if spec.nested_containers:
         devices += [
             {"allow": True, "type": "c", "major": ma, "minor": mi, "access": "rwm"}
-            for _, ma, mi in NESTED_DEVICES
+            for _, ma, mi in nested_devices
         ]
     return {
         "memory": mem,
@@ -163,9 +166,12 @@ def config(
     swap_accounting: bool,
     annotations: dict[str, str] | None = None,
     engine_dir: Path | None = None,
+    nested_devices: Sequence[tuple[str, int, int]] = NESTED_DEVICES,
 ) -> dict[str, Any]:
     """The whole ``config.json`` for ``spec``; ``engine_dir`` holds ``docker`` and
-    ``containers``, the engine storage of nested mode."""
+    ``containers``, the engine storage of nested mode; ``nested_devices`` those of
+    ``NESTED_DEVICES`` the host has (crun fails to start a container over a missing one; the
+    engine's condition names what is missing instead)."""
     base = (*CAPABILITIES, *NESTED_CAPABILITIES) if spec.nested_containers else CAPABILITIES
     caps = [*base, *(f"CAP_{c}" for c in spec.cap_add if f"CAP_{c}" not in base)]
     env = [f"PATH={PATH}", "HOME=/root", *spec.image_env]
@@ -192,7 +198,7 @@ def config(
             "uidMappings": idmap,
             "gidMappings": idmap,
             "cgroupsPath": cgroups_path,
-            "resources": _resources(spec, swap_accounting),
+            "resources": _resources(spec, swap_accounting, nested_devices),
             "maskedPaths": list(MASKED),
             "readonlyPaths": list(READONLY),
             "sysctl": {},
@@ -203,7 +209,7 @@ def config(
         doc["linux"]["devices"] = [
             {"path": path, "type": "c", "major": ma, "minor": mi, "fileMode": 0o666, "uid": 0,
              "gid": 0}
-            for path, ma, mi in NESTED_DEVICES
+            for path, ma, mi in nested_devices
         ]  # fmt: skip
     if seccomp_bpf.ANNOTATION not in doc["annotations"]:
         # crun compiles it (slower, same filter)

@@ -74,6 +74,7 @@ class ContainerDriver:
         self.swap_accounting = cgroups.detect().swap_accounting
         self.annotations = seccomp_bpf.annotation(seccomp.profile())
         self.nested_annotations = seccomp_bpf.annotation(seccomp.profile(nested=True))
+        self.nested_devices = tuple(d for d in bundle.NESTED_DEVICES if os.path.exists(d[0]))
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         self.nofile = min(hard if hard != resource.RLIM_INFINITY else 1 << 20, 1 << 20)
 
@@ -114,6 +115,7 @@ class ContainerDriver:
             swap_accounting=self.swap_accounting,
             annotations=self.nested_annotations if spec.nested_containers else self.annotations,
             engine_dir=d / "engine" if spec.nested_containers else None,
+            nested_devices=self.nested_devices,
         )  # fmt: skip
         _write_atomic(d / "config.json", json.dumps(doc, indent=1))
 
