@@ -27,16 +27,21 @@ the runner joins the two with a veth pair and routes between them::
 * The inner namespace is bind-mounted at :func:`inner_path` so the runner's dialer (ports,
   ``ssh -L``) connects from where the environment's processes listen.
 
-Built with ``ip``/``nft`` run through ``nsenter`` (fork+exec, argv lists; three processes), and
-two sysctls written from a thread that enters each namespace. Idempotent: a namespace already
-wired for the running PID 1 is left alone; a stale one (a restart) is replaced.
+All in-process, no fork (it is on the create path): links, addresses and the route over
+netlink (``network/rtnl.py``) from a thread that enters each namespace, the table through
+libnftables (ctypes) from inside the outer one, sysctls as files. Idempotent: a namespace
+already wired for the running PID 1 is left alone; a stale one (a restart) is replaced.
 """
 
+import ctypes
+import ctypes.util
+import functools
+import ipaddress
 import os
-import subprocess
 from pathlib import Path
+from typing import Any
 
-from roost.runner.network import netns
+from roost.runner.network import netns, rtnl
 
 INNER_DIR = Path("/run/roost/nested-netns")
 OUTER_ADDRESS = "169.254.77.1"
@@ -97,41 +102,92 @@ def wire(outer: Path, pid: int) -> bool:
     netns.ensure_netns_dir(INNER_DIR)
     inner.touch(mode=0o444)
     netns.bind(own, inner)
-    _ip(outer, [
-        f"link add {OUTER_LINK} type veth peer name eth0 netns {pid}",
-        f"addr add {OUTER_ADDRESS}/{PREFIX_LEN} dev {OUTER_LINK}",
-        f"link set {OUTER_LINK} up",
-    ])  # fmt: skip
-    _ip(inner, [
-        f"addr add {INNER_ADDRESS}/{PREFIX_LEN} dev eth0",
-        "link set lo up",
-        "link set eth0 up",
-        f"route add default via {OUTER_ADDRESS}",
-    ])  # fmt: skip
-    _run(outer, ["nft", "-f", "-"], NAT)
-    for path, sysctls in ((outer, OUTER_SYSCTLS), (inner, INNER_SYSCTLS)):
-        with netns.entered(path):
-            for key, value in sysctls.items():
-                netns.write_sysctl(key, value)
+    gateway = ipaddress.IPv4Interface(f"{OUTER_ADDRESS}/{PREFIX_LEN}")
+    with netns.entered(outer):
+        link = rtnl.Rtnl()
+        try:
+            fd = os.open(inner, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                link.add_veth(OUTER_LINK, "eth0", fd)
+            finally:
+                os.close(fd)
+            index = _index(link, OUTER_LINK)
+            link.replace_address(index, gateway)
+            link.set_link(index, up=True)
+        finally:
+            link.close()
+        _nft(NAT)
+        _sysctls(OUTER_SYSCTLS)
+    with netns.entered(inner):
+        link = rtnl.Rtnl()
+        try:
+            eth0 = _index(link, "eth0")
+            link.replace_address(eth0, ipaddress.IPv4Interface(f"{INNER_ADDRESS}/{PREFIX_LEN}"))
+            link.set_link(_index(link, "lo"), up=True)
+            link.set_link(eth0, up=True)
+            link.replace_default_route(gateway.ip, eth0)
+        finally:
+            link.close()
+        _sysctls(INNER_SYSCTLS)
     return True
 
 
 def unwire(outer: Path) -> None:
     """Remove the veth pair, the NAT table and the inner mount (idempotent)."""
     if netns.is_netns(outer):
-        _run(outer, ["ip", "link", "del", OUTER_LINK], "", check=False)
-        _run(outer, ["nft", "delete", "table", "ip", TABLE], "", check=False)
+        with netns.entered(outer):
+            link = rtnl.Rtnl()
+            try:
+                index = link.link_index(OUTER_LINK)
+                if index is not None:
+                    link.delete_link(index)  # its peer, the inner eth0, goes with it
+            finally:
+                link.close()
+            _nft(f"delete table ip {TABLE}\n", missing_ok=True)  # nft 1.0.6: no "destroy"
     netns.remove(inner_path(outer))
 
 
-def _ip(path: Path, commands: list[str]) -> None:
-    _run(path, ["ip", "-batch", "-"], "\n".join(commands) + "\n")
+def _index(link: rtnl.Rtnl, name: str) -> int:
+    index = link.link_index(name)
+    if index is None:
+        raise WireError(f"interface {name} vanished while being wired; try again")
+    return index
 
 
-def _run(path: Path, argv: list[str], stdin: str, *, check: bool = True) -> None:
-    done = subprocess.run(
-        ["nsenter", f"--net={path}", "--", *argv], input=stdin, capture_output=True, text=True,
-        timeout=30, check=False,
-    )  # fmt: skip
-    if check and done.returncode != 0:
-        raise WireError(f"{' '.join(argv)} in {path.name}: {done.stderr.strip()[-500:]}")
+def _sysctls(values: dict[str, str]) -> None:
+    for key, value in values.items():
+        netns.write_sysctl(key, value)
+
+
+@functools.cache
+def _libnftables() -> Any:
+    name = ctypes.util.find_library("nftables")
+    if name is None:
+        raise WireError("libnftables is not installed (Debian: libnftables1, with nftables)")
+    lib = ctypes.CDLL(name)
+    lib.nft_ctx_new.restype = ctypes.c_void_p
+    lib.nft_ctx_new.argtypes = [ctypes.c_uint32]
+    lib.nft_ctx_buffer_error.argtypes = [ctypes.c_void_p]
+    lib.nft_ctx_buffer_output.argtypes = [ctypes.c_void_p]
+    lib.nft_run_cmd_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    lib.nft_ctx_get_error_buffer.restype = ctypes.c_char_p
+    lib.nft_ctx_get_error_buffer.argtypes = [ctypes.c_void_p]
+    lib.nft_ctx_free.argtypes = [ctypes.c_void_p]
+    return lib
+
+
+def _nft(commands: str, *, missing_ok: bool = False) -> None:
+    """Run nft commands in the calling thread's network namespace (its netlink socket is
+    opened there)."""
+    lib = _libnftables()
+    ctx = lib.nft_ctx_new(0)
+    if not ctx:
+        raise WireError("libnftables: no context")
+    try:
+        lib.nft_ctx_buffer_output(ctx)
+        lib.nft_ctx_buffer_error(ctx)
+        if lib.nft_run_cmd_from_buffer(ctx, commands.encode()) != 0 and not missing_ok:
+            error = (lib.nft_ctx_get_error_buffer(ctx) or b"").decode(errors="replace")
+            raise WireError(f"nftables refused the nested table: {error.strip()[-500:]}")
+    finally:
+        lib.nft_ctx_free(ctx)
