@@ -186,9 +186,9 @@ async def test_the_security_policy_refuses_privileged(
     repo = make_repo(tmp_path / "src", {".devcontainer.json": json.dumps(config)})
     env = await create(plane, repo)
     failed = await wait_phase(plane, env["metadata"]["id"], "failed")
-    assert (
-        "privileged is not allowed by this runner's security policy" in failed["status"]["message"]
-    )
+    message = failed["status"]["message"]
+    assert "privileged: true asks for nested containers" in message
+    assert "class 'default' does not allow (its policy nested_containers is off)" in message
 
 
 async def test_allowed_cap_add_and_tmpfs_mounts_are_applied(

@@ -144,3 +144,30 @@ async def test_openapi_document_lists_the_api(plane: PlaneHarness) -> None:
     doc = (await plane.client().get("/api/v1/openapi.json")).json()
     assert "/api/v1/environments/{env_id}/spec" in doc["paths"]
     assert "/api/v1/watch" in doc["paths"]
+
+
+async def test_nested_containers_need_a_class_that_allows_them(plane: PlaneHarness) -> None:
+    refused = await plane.admin.post(
+        "/api/v1/environments", json={"spec": {"nested_containers": True}}
+    )
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "nested_containers_refused"
+    assert "class 'default' does not allow nested containers" in refused.json()["error"]["message"]
+    made = await plane.admin.post(
+        "/api/v1/classes", json={"name": "engines", "resources": {"nested_containers": True}}
+    )
+    assert made.status_code == 201, made.text
+    env = await plane.admin.post(
+        "/api/v1/environments", json={"spec": {"class": "engines", "nested_containers": True}}
+    )
+    assert env.status_code == 201, env.text
+    assert env.json()["spec"]["resources"]["nested_containers"] is True
+
+
+async def test_the_sandbox_runtime_refuses_nested_containers_with_the_reason(
+    plane: PlaneHarness,
+) -> None:
+    resources = {"runtime": "sandbox", "nested_containers": True}
+    r = await plane.admin.post("/api/v1/classes", json={"name": "sbx", "resources": resources})
+    assert r.status_code in (400, 422)
+    assert "gVisor" in r.text

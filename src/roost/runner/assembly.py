@@ -39,6 +39,7 @@ from roost.runner.disks.step import DiskStep
 from roost.runner.hostcheck import HostCheckFailed, HostReport, check
 from roost.runner.idalloc import IdAllocator
 from roost.runner.images import DEFAULT_IMAGE, ImageStore
+from roost.runner.nested.step import NestedStep
 from roost.runner.network import Network, NetworkConfig
 from roost.runner.reconciler import Parts, Reconciler
 from roost.runner.reporter import Reporter
@@ -142,6 +143,8 @@ class Assembly:
         parts.steps.insert(0, self.backups.step)
         disks = DiskStep(self._disks_for)  # after a restore, before content: files on the disk
         parts.steps.insert(parts.steps.index(self.backups.step) + 1, disks)
+        # Nested mode's network and engine, before any hook runs inside (runner/nested/)
+        parts.steps.insert(parts.steps.index(disks) + 1, NestedStep(self.network.config.netns_path))
         self.logs = LogStore(self.config.data_dir / "logs")
         user = UserParts.create(client, runner_id, self.state, parts.reporter, self.logs)
         self.user_parts = user

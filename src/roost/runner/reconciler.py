@@ -27,6 +27,7 @@ from roost.core.errors import PermanentError, RoostError, TemporaryError, Unavai
 from roost.core.schemas.environments import Environment
 from roost.runner.idalloc import IdAllocator
 from roost.runner.images import DEFAULT_IMAGE, Image
+from roost.runner.nested import mode as nested
 from roost.runner.network import NetworkDriver
 from roost.runner.reporter import Reporter
 from roost.runner.resources import apply as limits
@@ -286,6 +287,7 @@ class Reconciler:
             working_dir=local.working_dir,
             cap_add=tuple(local.cap_add),
             tmpfs=tuple(local.tmpfs),
+            nested_containers=nested.wanted(env, local),
         )
 
     async def _apply_resources(self, env: Environment, local: LocalEnv) -> None:

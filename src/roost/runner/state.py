@@ -53,6 +53,8 @@ class LocalEnv:
     """Capabilities the devcontainer added (``capAdd``, within its policy)."""
     tmpfs: list[str] = field(default_factory=list)
     """Targets of the devcontainer's tmpfs ``mounts``."""
+    nested_containers: bool = False
+    """The devcontainer asked for nested containers and the class allowed it."""
     hook_failure: str = ""
     """The spec version a lifecycle hook failed at: hooks wait for a new one (a retry)."""
 

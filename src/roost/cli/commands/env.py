@@ -65,6 +65,9 @@ def _content(source: str | None, ref: str | None, full_history: bool) -> dict[st
 @click.option("--region", help="Run in this region.")
 @click.option("--devcontainer", "devcontainer_path", help="devcontainer.json to use.")
 @click.option("--credential-secret", help="Secret that opens a private repository.")
+@click.option(
+    "--nested-containers", is_flag=True, help="Run Docker/Podman inside (the class must allow it)."
+)
 @WAIT
 @TIMEOUT
 @OUTPUT_OPTION
@@ -81,6 +84,7 @@ def create(
     region: str | None,
     devcontainer_path: str | None,
     credential_secret: str | None,
+    nested_containers: bool,
     wait: bool,
     timeout: float,
     output: str,
@@ -89,6 +93,8 @@ def create(
     spec: dict[str, Any] = {"content": _content(source, ref, full_history)}
     if credential_secret:
         spec["content"]["credential_secret"] = credential_secret
+    if nested_containers:
+        spec["nested_containers"] = True
     for key, value in (
         ("image", image),
         ("class", class_name),

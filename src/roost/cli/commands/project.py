@@ -117,6 +117,10 @@ def class_list(org: str | None, output: str) -> None:
     "--keep-writable-layer", is_flag=True, default=None,
     help="Back up installed packages and home directories at stop, not only the workspace.",
 )  # fmt: skip
+@click.option(
+    "--nested-containers", is_flag=True, default=None,
+    help="Allow Docker/Podman inside environments of this class (see docs/security.md).",
+)  # fmt: skip
 @click.option("--description", default="")
 @OUTPUT_OPTION
 def class_create(

@@ -93,6 +93,9 @@ class EnvironmentSpec(Input):
     """Idle timeout; ``None`` uses the organization's default."""
     keep_alive_sessions: bool = False
     """Count an open SSH session as activity even when no traffic flows (idle stop)."""
+    nested_containers: bool = False
+    """Run container engines inside (Docker, Podman); the class must allow it
+    (``Resources.nested_containers``), or the create is refused."""
     runner: str | None = None
     """Pin to a runner (id or name)."""
     region: str | None = None

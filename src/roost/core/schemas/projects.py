@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
 from roost.core import repo_urls
 from roost.core.schemas.base import Input, Output
@@ -27,6 +27,21 @@ class Resources(Input):
     keep_writable_layer: bool = False
     """Back up the writable layer (installed packages, home directory) with the workspace at
     stop, so a start on another runner has them too; projects can ask for it as well."""
+    nested_containers: bool = False
+    """The class allows nested containers (Docker, Podman inside): an environment that asks for
+    them (``--nested-containers``, or a devcontainer.json asking for privilege or the
+    docker-in-docker feature) gets engine capabilities in its own user namespace. Off by default:
+    it widens what root inside may ask of the kernel (``docs/security.md``)."""
+
+    @model_validator(mode="after")
+    def _nested_needs_container(self) -> "Resources":
+        if self.nested_containers and self.runtime == "sandbox":
+            raise ValueError(
+                "nested_containers is not available with the sandbox runtime: gVisor (runsc "
+                "20221219, ptrace platform) cannot run a container engine inside; use the "
+                "container runtime for nested containers"
+            )
+        return self
 
 
 class EnvironmentClassCreate(Input):

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from roost.runner.nested import netwire
 from roost.runner.network import netns
 
 AddrInfo = tuple[int, int, int, str, tuple[str, int] | tuple[str, int, int, int]]
@@ -35,6 +36,9 @@ class NetnsDialer:
 
     def _path(self, env_id: str) -> Path:
         path = self.netns_path(env_id)
+        inner = netwire.inner_path(path)
+        if netns.is_netns(inner):  # nested mode: its processes listen in a namespace of their own
+            return inner
         if not netns.is_netns(path):
             raise OSError(errno.ENETUNREACH, f"environment {env_id} has no network; is it running?")
         return path

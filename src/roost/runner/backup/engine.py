@@ -97,6 +97,10 @@ class BackupEngine:
     def upper(self, env_id: str) -> Path:
         return self.envs_root / env_id / "upper"
 
+    def engine(self, env_id: str) -> Path:
+        """Nested mode's engine storage (``/var/lib/docker``, ``/var/lib/containers``)."""
+        return self.envs_root / env_id / "engine"
+
     async def access(self, env_id: str) -> BackupAccess:
         try:
             return await self.plane.backup_access(env_id)
@@ -146,6 +150,8 @@ class BackupEngine:
         sources = {"workspace": (files.workspace, WORKSPACE_ID_BASE)}
         if keep_layer and files.id_base is not None and self.upper(env_id).is_dir():
             sources["upper"] = (self.upper(env_id), files.id_base)
+            if self.engine(env_id).is_dir():  # nested mode: images, volumes (with the layer)
+                sources["engine"] = (self.engine(env_id), files.id_base)
         return sources
 
     async def _write(
@@ -214,6 +220,7 @@ class BackupEngine:
         sources = {"workspace": (stage / "workspace", WORKSPACE_ID_BASE)}
         if latest.writable_layer:
             sources["upper"] = (stage / "upper", id_base)
+            sources["engine"] = (stage / "engine", id_base)  # empty unless it was backed up
         try:
             with views.unshifted(self.work(env.id) / "restore-view", sources) as view:
                 await repo.restore(latest.id, view)
@@ -258,7 +265,11 @@ class BackupEngine:
         views.clear(self.work(env_id) / "restore-view")
         if stage.exists():
             shutil.rmtree(stage)
-        for name, base in (("workspace", WORKSPACE_ID_BASE), ("upper", id_base)):
+        for name, base in (
+            ("workspace", WORKSPACE_ID_BASE),
+            ("upper", id_base),
+            ("engine", id_base),
+        ):
             (stage / name).mkdir(parents=True, mode=0o755)
             os.chown(stage / name, base, base)  # mapped in the view: root may write into it
         return stage
@@ -273,6 +284,9 @@ class BackupEngine:
             if upper.exists():
                 shutil.rmtree(upper)
             os.rename(stage / "upper", upper)
+            if any((stage / "engine").iterdir()):
+                shutil.rmtree(self.engine(env_id), ignore_errors=True)
+                os.rename(stage / "engine", self.engine(env_id))
         if workspace.exists():
             shutil.rmtree(workspace)
         workspace.parent.mkdir(parents=True, exist_ok=True)

@@ -80,8 +80,13 @@ class DevcontainerStep(Step):
                 "or build",
                 code="invalid_devcontainer",
             )
-        grants = policy.check(resolved.config, str(found.relative_to(ctx.workspace)))
+        grants = policy.check(
+            resolved.config, str(found.relative_to(ctx.workspace)),
+            nested_allowed=ctx.env.spec.resources.nested_containers,
+            class_name=ctx.env.spec.class_name,
+        )  # fmt: skip
         local.cap_add, local.tmpfs = grants.cap_add, grants.tmpfs
+        local.nested_containers = grants.nested_containers
         await self._initialize(ctx, resolved)
         if not local.layers:  # else pinned already: a restored writable layer sits on its image
             local.wanted_image = await self._image(ctx, resolved)

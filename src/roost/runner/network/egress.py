@@ -19,7 +19,17 @@ change or delete the table. Environments without a policy get no table and pay n
             ip daddr @allow accept
             reject with icmpx type admin-prohibited   # fails at once, does not hang
         }
+        chain forward {                            # the same, for a nested-mode environment
+            type filter hook forward priority filter; policy accept;
+            iifname "eth0" accept                  # toward it (the ports, SSH)
+            ct state established,related accept
+            ip daddr 10.211.0.1 accept ... reject  # as in output
+        }
     }
+
+In nested-containers mode the environment's processes live in a namespace of their own behind
+this one (``runner/nested/netwire.py``), so their traffic is *forwarded* here, not output: the
+forward chain holds the same policy. Other environments never forward, and pay nothing for it.
 
 What stays on the host, whatever the list says: the runner's table still rejects other
 environments, the host itself and 169.254.169.254 (``ruleset.py``), so an allow-list can only
@@ -74,7 +84,13 @@ def render(allow: Sequence[str], gateway: str, nameservers: Sequence[str]) -> st
     if allow:
         rules.append("ip daddr @allow accept")
     rules.append(REJECT)
-    lines += ["\tchain output {", *(f"\t\t{rule}" for rule in rules), "\t}", "}"]
+    lines += ["\tchain output {", *(f"\t\t{rule}" for rule in rules), "\t}"]
+    forward = [
+        "type filter hook forward priority filter; policy accept;",
+        'iifname "eth0" accept',
+        *rules[2:],
+    ]
+    lines += ["\tchain forward {", *(f"\t\t{rule}" for rule in forward), "\t}", "}"]
     return "\n".join(lines) + "\n"
 
 

@@ -99,6 +99,11 @@ def create(path: Path, inside: Callable[[], T]) -> T:
         os.close(home)
 
 
+def bind(source: str, target: Path) -> None:
+    """Name an existing netns (``/proc/PID/ns/net``) by bind-mounting it on ``target`` (a file)."""
+    _mount(os.fsencode(source), target, MS_BIND)
+
+
 @contextmanager
 def entered(path: Path) -> Iterator[None]:
     """Run the body with the calling thread in the netns at ``path``."""

@@ -42,6 +42,8 @@ class RuntimeSpec:
     """Capabilities beyond the default set (``SYS_PTRACE``: a devcontainer's allowed capAdd)."""
     tmpfs: Sequence[str] = ()
     """Extra tmpfs mount targets (a devcontainer's ``mounts``)."""
+    nested_containers: bool = False
+    """Nested-containers mode (``runner/nested/``): engine capabilities in the user namespace."""
 
 
 @dataclass(frozen=True)

@@ -343,6 +343,12 @@ async def _with_class(session: AsyncSession, org_id: str, spec: EnvironmentSpec)
     row = await classes.resolve(session, org_id, spec.class_name)
     spec = spec.model_copy(deep=True)
     spec.resources = Resources(**row.resources)
+    if spec.nested_containers and not spec.resources.nested_containers:
+        raise InvalidInput(
+            f"class {spec.class_name!r} does not allow nested containers (its policy "
+            "nested_containers is off); choose a class created with --nested-containers",
+            code="nested_containers_refused",
+        )
     return spec
 
 

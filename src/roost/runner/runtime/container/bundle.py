@@ -25,8 +25,22 @@ Isolation, in order of the document:
   beyond it, pids -- and a device allow-list of the standard character devices.
 * **seccomp**: :mod:`roost.runner.runtime.container.seccomp`, handed to crun precompiled
   (:mod:`~roost.runner.runtime.container.seccomp_bpf`) when libseccomp loads, as JSON otherwise.
+
+**Nested-containers mode** (``spec.nested_containers``; ``docs/security.md`` says what each
+change means) changes, still all inside the environment's user namespace: the capabilities add
+``NESTED_CAPABILITIES`` (mounts, its own network, ptrace for engines' helpers); the network
+namespace is a new one *owned by that user namespace* (root inside configures it: bridges,
+nftables, nested namespaces), which the runner wires to the host-owned one
+(``runner/nested/netwire.py``), where addresses, shaping and egress policy stay out of its
+reach; the cgroup filesystem is mounted read-write (the runner delegates only the
+environment's own subtree: ``delegate.py``); ``/dev/fuse`` and ``/dev/net/tun`` exist;
+``/proc/sys`` is writable (only its network namespace's sysctls are its own: the others
+check the host's root); ``/var/lib/docker`` and ``/var/lib/containers`` are bind mounts of the
+engine storage on the environment's disk (overlayfs cannot stack on the overlay root); and the
+seccomp profile allows nested user namespaces.
 """
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +65,14 @@ STANDARD_DEVICES = (  # (major, minor) of null, zero, full, tty, random, urandom
     (1, 3), (1, 5), (1, 7), (5, 0), (1, 8), (1, 9), (5, 1), (5, 2),
 )  # fmt: skip
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+NESTED_CAPABILITIES = ("CAP_SYS_ADMIN", "CAP_NET_ADMIN", "CAP_SYS_PTRACE")
+NESTED_DEVICES = (("/dev/fuse", 10, 229), ("/dev/net/tun", 10, 200))
+ENGINE_STORAGE = {"docker": "/var/lib/docker", "containers": "/var/lib/containers"}
 
 
-def _mounts(spec: RuntimeSpec, etc_dir: Path, init_binary: Path) -> list[dict[str, Any]]:
+def _mounts(
+    spec: RuntimeSpec, etc_dir: Path, init_binary: Path, engine_dir: Path | None
+) -> list[dict[str, Any]]:
     ro_bind = ["rbind", "ro", "nosuid", "nodev"]
     ws_map = [{"containerID": WORKSPACE_ID_BASE, "hostID": spec.id_base, "size": RANGE_SIZE}]
     return [
@@ -69,7 +88,8 @@ def _mounts(spec: RuntimeSpec, etc_dir: Path, init_binary: Path) -> list[dict[st
         {"destination": "/sys", "type": "sysfs", "source": "sysfs",
          "options": ["nosuid", "noexec", "nodev", "ro"]},
         {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-         "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
+         "options": ["nosuid", "noexec", "nodev", "relatime",
+                     "rw" if spec.nested_containers else "ro"]},
         {"destination": "/run", "type": "tmpfs", "source": "tmpfs",
          "options": ["nosuid", "nodev", "mode=755"]},
         {"destination": INIT_PATH, "type": "bind", "source": str(init_binary), "options": ro_bind},
@@ -86,10 +106,18 @@ def _mounts(spec: RuntimeSpec, etc_dir: Path, init_binary: Path) -> list[dict[st
              "options": ["nosuid", "nodev", "mode=1777"]}
             for target in spec.tmpfs
         ),
+        *(
+            {"destination": target, "type": "bind", "source": str(engine_dir / name),
+             "options": ["rbind", "rw", "nosuid"]}
+            for name, target in ENGINE_STORAGE.items()
+            if engine_dir is not None
+        ),
     ]  # fmt: skip
 
 
-def _resources(spec: RuntimeSpec, swap_accounting: bool) -> dict[str, Any]:
+def _resources(
+    spec: RuntimeSpec, swap_accounting: bool, nested_devices: Sequence[tuple[str, int, int]]
+) -> dict[str, Any]:
     res = spec.resources
     memory = res.memory_mib * 1024 * 1024
     mem: dict[str, Any] = {"limit": memory}
@@ -101,6 +129,11 @@ def _resources(spec: RuntimeSpec, swap_accounting: bool) -> dict[str, Any]:
         for ma, mi in STANDARD_DEVICES
     ]
     devices.append({"allow": True, "type": "c", "major": 136, "access": "rwm"})  # pty slaves
+    if spec.nested_containers:
+        devices += [
+            {"allow": True, "type": "c", "major": ma, "minor": mi, "access": "rwm"}
+            for _, ma, mi in nested_devices
+        ]
     return {
         "memory": mem,
         # No CPU quota here: crun joins the cgroup before it sets the container up, and a
@@ -114,7 +147,9 @@ def _resources(spec: RuntimeSpec, swap_accounting: bool) -> dict[str, Any]:
 
 def _namespaces(spec: RuntimeSpec) -> list[dict[str, str]]:
     names = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "user", "cgroup")]
-    if spec.netns is not None:
+    # Nested mode: a new network namespace, owned by the environment's user namespace
+    # (runner/nested/netwire.py connects it to the runner-made one).
+    if spec.netns is not None and not spec.nested_containers:
         names.append({"type": "network", "path": str(spec.netns)})
     else:
         names.append({"type": "network"})  # a private, empty one: loopback only
@@ -130,9 +165,15 @@ def config(
     nofile: int,
     swap_accounting: bool,
     annotations: dict[str, str] | None = None,
+    engine_dir: Path | None = None,
+    nested_devices: Sequence[tuple[str, int, int]] = NESTED_DEVICES,
 ) -> dict[str, Any]:
-    """The whole ``config.json`` for ``spec``."""
-    caps = [*CAPABILITIES, *(f"CAP_{c}" for c in spec.cap_add if f"CAP_{c}" not in CAPABILITIES)]
+    """The whole ``config.json`` for ``spec``; ``engine_dir`` holds ``docker`` and
+    ``containers``, the engine storage of nested mode; ``nested_devices`` those of
+    ``NESTED_DEVICES`` the host has (crun fails to start a container over a missing one; the
+    engine's condition names what is missing instead)."""
+    base = (*CAPABILITIES, *NESTED_CAPABILITIES) if spec.nested_containers else CAPABILITIES
+    caps = [*base, *(f"CAP_{c}" for c in spec.cap_add if f"CAP_{c}" not in base)]
     env = [f"PATH={PATH}", "HOME=/root", *spec.image_env]
     env += [f"{k}={v}" for k, v in spec.env.items()]
     idmap = [{"containerID": 0, "hostID": spec.id_base, "size": RANGE_SIZE}]
@@ -151,18 +192,26 @@ def config(
             "rlimits": [{"type": "RLIMIT_NOFILE", "hard": nofile, "soft": nofile}],
             "noNewPrivileges": False,
         },
-        "mounts": _mounts(spec, etc_dir, init_binary),
+        "mounts": _mounts(spec, etc_dir, init_binary, engine_dir),
         "linux": {
             "namespaces": _namespaces(spec),
             "uidMappings": idmap,
             "gidMappings": idmap,
             "cgroupsPath": cgroups_path,
-            "resources": _resources(spec, swap_accounting),
+            "resources": _resources(spec, swap_accounting, nested_devices),
             "maskedPaths": list(MASKED),
             "readonlyPaths": list(READONLY),
             "sysctl": {},
         },
     }
+    if spec.nested_containers:
+        doc["linux"]["readonlyPaths"].remove("/proc/sys")
+        doc["linux"]["devices"] = [
+            {"path": path, "type": "c", "major": ma, "minor": mi, "fileMode": 0o666, "uid": 0,
+             "gid": 0}
+            for path, ma, mi in nested_devices
+        ]  # fmt: skip
     if seccomp_bpf.ANNOTATION not in doc["annotations"]:
-        doc["linux"]["seccomp"] = seccomp.profile()  # crun compiles it (slower, same filter)
+        # crun compiles it (slower, same filter)
+        doc["linux"]["seccomp"] = seccomp.profile(nested=spec.nested_containers)
     return doc

@@ -39,7 +39,14 @@ from roost.runner.runtime.base import (
     RuntimeSpec,
     Stats,
 )
-from roost.runner.runtime.container import bundle, cgroups, mounts, seccomp, seccomp_bpf
+from roost.runner.runtime.container import (
+    bundle,
+    cgroups,
+    delegate,
+    mounts,
+    seccomp,
+    seccomp_bpf,
+)
 from roost.runner.runtime.container.crun import Crun
 from roost.runner.runtime.container.execproc import ConsoleSocket, PipeProcess, TtyProcess
 
@@ -66,6 +73,8 @@ class ContainerDriver:
         self.cgroup_parent = cgroup_parent.strip("/")
         self.swap_accounting = cgroups.detect().swap_accounting
         self.annotations = seccomp_bpf.annotation(seccomp.profile())
+        self.nested_annotations = seccomp_bpf.annotation(seccomp.profile(nested=True))
+        self.nested_devices = tuple(d for d in bundle.NESTED_DEVICES if os.path.exists(d[0]))
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         self.nofile = min(hard if hard != resource.RLIM_INFINITY else 1 << 20, 1 << 20)
 
@@ -89,6 +98,10 @@ class ContainerDriver:
         for sub in ("lower", "upper", "work", "rootfs", "etc"):
             (d / sub).mkdir(parents=True, exist_ok=True)
         os.chown(d / "upper", spec.id_base, spec.id_base)
+        if spec.nested_containers:  # the engine's storage: on the disk, not on the overlay
+            for name in bundle.ENGINE_STORAGE:
+                (d / "engine" / name).mkdir(parents=True, exist_ok=True)
+                os.chown(d / "engine" / name, spec.id_base, spec.id_base)
         self._ensure_workspace(spec.workspace)
         self._mount_rootfs(d, spec)
 
@@ -99,7 +112,10 @@ class ContainerDriver:
         doc = bundle.config(
             spec, etc_dir=d / "etc", init_binary=self._init_for(d),
             cgroups_path=self.cgroups_path(spec.env_id), nofile=self.nofile,
-            swap_accounting=self.swap_accounting, annotations=self.annotations,
+            swap_accounting=self.swap_accounting,
+            annotations=self.nested_annotations if spec.nested_containers else self.annotations,
+            engine_dir=d / "engine" if spec.nested_containers else None,
+            nested_devices=self.nested_devices,
         )  # fmt: skip
         _write_atomic(d / "config.json", json.dumps(doc, indent=1))
 
@@ -164,6 +180,8 @@ class ContainerDriver:
         await asyncio.to_thread(self._prepare_and_write, spec)
         d = self.env_dir(spec.env_id)
         await self.crun.run_detached(spec.env_id, d, d / "console.log")
+        if spec.nested_containers:
+            await asyncio.to_thread(delegate.delegate, self.cgroups_path(spec.env_id), spec.id_base)
         await self._govern_cpu(spec.env_id, spec.resources.cpu)
 
     async def _govern_cpu(self, env_id: str, cpus: float) -> None:

@@ -21,6 +21,13 @@ check does not cover, or what is a large kernel attack surface for no developmen
   (bubblewrap, Chromium's sandbox, rootless podman) need their no-sandbox mode.
 
 Denied calls fail with EPERM, which programs handle, rather than killing the process.
+
+**Nested-containers mode** (``profile(nested=True)``) allows nested user namespaces (rootless
+podman, buildah and sandboxing tools inside need them; each is still owned by the environment's
+user namespace) and answers the keyring calls with ENOSYS instead of EPERM: runc and crun inside
+create a session keyring per container and go on without one only when the kernel "has no
+keyrings". ``mount``, ``umount2``, ``pivot_root`` and ``setns`` were never denied: the capability
+checks of the environment's user namespace decide them.
 """
 
 from typing import Any
@@ -51,15 +58,29 @@ def _no_newuser(name: str, index: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def profile() -> dict[str, Any]:
-    """The OCI ``linux.seccomp`` document."""
+KEYRINGS = ("add_key", "keyctl", "request_key")
+
+
+def profile(*, nested: bool = False) -> dict[str, Any]:
+    """The OCI ``linux.seccomp`` document (``nested``: for nested-containers mode)."""
+    if not nested:
+        return {
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": list(ARCHITECTURES),
+            "syscalls": [
+                {"names": list(DENIED), "action": "SCMP_ACT_ERRNO", "errnoRet": EPERM},
+                {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": ENOSYS},
+                _no_newuser("unshare", 0),
+                _no_newuser("clone", 0),  # x86_64 / aarch64: flags are the first argument
+            ],
+        }
+    denied = [name for name in DENIED if name not in KEYRINGS]
     return {
         "defaultAction": "SCMP_ACT_ALLOW",
         "architectures": list(ARCHITECTURES),
         "syscalls": [
-            {"names": list(DENIED), "action": "SCMP_ACT_ERRNO", "errnoRet": EPERM},
+            {"names": denied, "action": "SCMP_ACT_ERRNO", "errnoRet": EPERM},
+            {"names": list(KEYRINGS), "action": "SCMP_ACT_ERRNO", "errnoRet": ENOSYS},
             {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": ENOSYS},
-            _no_newuser("unshare", 0),
-            _no_newuser("clone", 0),  # x86_64 / aarch64: flags are the first argument
         ],
     }
