@@ -117,6 +117,11 @@ def class_list(org: str | None, output: str) -> None:
     "--keep-writable-layer", is_flag=True, default=None,
     help="Back up installed packages and home directories at stop, not only the workspace.",
 )  # fmt: skip
+@click.option(
+    "--restore-lost-after", "restore_lost_after_seconds", type=int,
+    help="Seconds a runner may be silent before this class's environments on it are restored "
+    "from their last backups elsewhere (default: the organization's policy, off).",
+)  # fmt: skip
 @click.option("--description", default="")
 @OUTPUT_OPTION
 def class_create(

@@ -24,6 +24,10 @@ class Resources(Input):
     keep_writable_layer: bool = False
     """Back up the writable layer (installed packages, home directory) with the workspace at
     stop, so a start on another runner has them too; projects can ask for it as well."""
+    restore_lost_after_seconds: int | None = Field(default=None, ge=60)
+    """The class's restore-on-loss policy (overrides the organization's ``OrgPolicy`` one):
+    silent this long, the runner's environments of this class are restored from their last
+    backups elsewhere. ``None``: the organization's policy (off by default)."""
 
 
 class EnvironmentClassCreate(Input):
