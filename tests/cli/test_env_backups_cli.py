@@ -1,4 +1,6 @@
-"""``roost env start --runner`` and ``roost env backups`` against a real ``roost server``."""
+"""``roost env start --runner`` and ``roost env backups`` against a real ``roost server`` (the
+move itself, with runners, is tested in tests/server/test_moves.py and with real runners in
+tests/runner/backup/test_move_op_root.py)."""
 
 import json
 from pathlib import Path
@@ -6,7 +8,7 @@ from pathlib import Path
 from tests.support.live import live_server, run_cli
 
 
-def test_start_on_a_named_runner_pins_it_and_backups_are_listed(tmp_path: Path) -> None:
+def test_start_on_an_unknown_runner_is_refused_and_backups_are_listed(tmp_path: Path) -> None:
     with live_server(tmp_path / "plane") as server:
         env = {"ROOST_URL": server.url, "ROOST_TOKEN": server.admin_token,
                "ROOST_CONFIG": str(tmp_path / "config.json")}  # fmt: skip
@@ -19,9 +21,10 @@ def test_start_on_a_named_runner_pins_it_and_backups_are_listed(tmp_path: Path) 
         created = roost("env", "create", "--name", "pinned")
         env_id = created["metadata"]["id"]  # type: ignore[index]
         roost("env", "stop", env_id)
-        started = roost("env", "start", env_id, "--runner", "other-runner")
-        assert started["spec"]["runner"] == "other-runner"  # type: ignore[index]
-        assert started["spec"]["desired_phase"] == "running"  # type: ignore[index]
+        refused = run_cli("env", "start", env_id, "--runner", "other-runner", env=env)
+        assert refused.returncode == 1
+        assert "runner 'other-runner' not found" in refused.stderr
+        assert roost("env", "get", env_id)["spec"]["desired_phase"] == "stopped"  # type: ignore[index]
         assert roost("env", "backups", env_id) == []
         help_text = run_cli("env", "start", "--help", env=env).stdout
         assert "--runner" in help_text

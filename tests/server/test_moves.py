@@ -58,3 +58,26 @@ async def test_refusals_say_why(plane: PlaneHarness) -> None:
     refused = await plane.admin.post(f"/api/v1/environments/{env_id}/move", json={"runner": "r2"})
     assert refused.status_code == 409
     assert "roost runner lost r1" in refused.json()["error"]["message"]
+
+
+async def test_an_environment_that_never_ran_can_move(plane: PlaneHarness) -> None:
+    """Placed on r1 but never started there: r1 holds nothing and there is no backup, so r1's
+    empty release ("") lets it go (it used to stay on r1 for good)."""
+    r1, r2 = await runner(plane, "r1"), await runner(plane, "r2")
+    env_id = (await env_on(plane, r1))["metadata"]["id"]
+    await plane.admin.post(f"/api/v1/environments/{env_id}/move", json={"runner": "r2"})
+    r = await r1.api.post(f"/api/v1/environments/{env_id}/release", json={"snapshot": ""})
+    assert r.status_code == 200, r.text
+    assert r.json()["status"]["phase"] == "pending" and r.json()["status"]["runner_id"] is None
+    await plane.schedule()
+    doc = (await plane.admin.get(f"/api/v1/environments/{env_id}")).json()
+    assert doc["status"]["runner_id"] == r2.id
+
+
+async def test_an_empty_release_is_refused_when_a_backup_exists(plane: PlaneHarness) -> None:
+    r1 = await runner(plane, "r1")
+    env_id = (await env_on(plane, r1))["metadata"]["id"]
+    await plane.admin.post(f"/api/v1/environments/{env_id}/stop")
+    assert (await record(r1, env_id, 1)).status_code == 201
+    r = await r1.api.post(f"/api/v1/environments/{env_id}/release", json={"snapshot": ""})
+    assert r.status_code == 409

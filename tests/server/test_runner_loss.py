@@ -110,3 +110,18 @@ async def test_drain_moves_everything_off_and_takes_no_new_work(plane: PlaneHarn
     assert "draining" in pinned.json()["status"]["message"]
     undone = await plane.admin.post("/api/v1/runners/r1/drain", params={"undo": True})
     assert undone.json()["runner"]["draining"] is False
+
+
+async def test_a_class_policy_overrides_the_organizations(plane: PlaneHarness) -> None:
+    r = await plane.admin.post(
+        "/api/v1/classes",
+        json={"name": "precious", "resources": {"cpu": 1, "restore_lost_after_seconds": 100}},
+    )
+    assert r.status_code == 201, r.text
+    r1, r2 = await runner(plane, "r1"), await runner(plane, "r2")
+    plain = (await env_on(plane, r1))["metadata"]["id"]
+    precious = (await env_on(plane, r1, spec={"class": "precious"}))["metadata"]["id"]
+    await silent(plane, r1, r2, 150)
+    await plane.loss()
+    assert (await get(plane, precious))["status"]["runner_id"] is None
+    assert (await get(plane, plain))["status"]["runner_id"] == r1.id  # the org's: off

@@ -121,6 +121,11 @@ def class_list(org: str | None, output: str) -> None:
     "--nested-containers", is_flag=True, default=None,
     help="Allow Docker/Podman inside environments of this class (see docs/security.md).",
 )  # fmt: skip
+@click.option(
+    "--restore-lost-after", "restore_lost_after_seconds", type=int,
+    help="Seconds a runner may be silent before this class's environments on it are restored "
+    "from their last backups elsewhere (default: the organization's policy, off).",
+)  # fmt: skip
 @click.option("--description", default="")
 @OUTPUT_OPTION
 def class_create(

@@ -32,6 +32,10 @@ class Resources(Input):
     them (``--nested-containers``, or a devcontainer.json asking for privilege or the
     docker-in-docker feature) gets engine capabilities in its own user namespace. Off by default:
     it widens what root inside may ask of the kernel (``docs/security.md``)."""
+    restore_lost_after_seconds: int | None = Field(default=None, ge=60, le=366 * 86400)
+    """The class's restore-on-loss policy (overrides the organization's ``OrgPolicy`` one):
+    silent this long, the runner's environments of this class are restored from their last
+    backups elsewhere. ``None``: the organization's policy (off by default)."""
 
     @model_validator(mode="after")
     def _nested_needs_container(self) -> "Resources":

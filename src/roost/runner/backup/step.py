@@ -224,10 +224,9 @@ class BackupStep(Step):
         """Back the quiet files up and release the environment; on failure keep the files,
         say why, and schedule a retry. Callers hold the environment's lock."""
         journal = self.engine.journals.load(env.id)
-        if not journal.local_files:  # released before, and the plane did not hear it
+        if not journal.local_files:  # released before (the plane did not hear it), or never ran
             access = await self._access(env)
-            if access.latest is not None:
-                await self._release(env, access.latest.id)
+            await self._release(env, access.latest.id if access.latest else "")
             return
         if journal.quiet and journal.snapshot and not journal.pending:
             await self._release(env, journal.snapshot)

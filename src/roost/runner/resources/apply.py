@@ -33,7 +33,8 @@ from roost.runner.runtime.base import RuntimeDriver
 
 def wanted(env: Environment) -> dict[str, Any]:
     """Everything the runner applies from the spec, as one comparable document."""
-    return {**env.spec.resources.model_dump(mode="json"), "egress_allow": env.spec.egress_allow}
+    limits = env.spec.resources.model_dump(mode="json", exclude={"restore_lost_after_seconds"})
+    return {**limits, "egress_allow": env.spec.egress_allow}  # a plane policy: not applied here
 
 
 def caps(doc: dict[str, Any]) -> Caps:

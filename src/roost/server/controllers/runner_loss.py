@@ -1,12 +1,14 @@
 """Restore-on-loss policy: environments of an offline runner go back to their last backups
-once the runner has been silent longer than their organization allows
-(``OrgPolicy.restore_lost_after_seconds``; off by default). Those meant to run are then
+once the runner has been silent longer than their class allows
+(``Resources.restore_lost_after_seconds``), or else their organization
+(``OrgPolicy.restore_lost_after_seconds``); off by default. Those meant to run are then
 placed on another runner, which restores and starts them (:mod:`..services.runner_loss`)."""
 
 from datetime import timedelta
 
 from sqlalchemy import select
 
+from roost.core.schemas.environments import EnvironmentSpec
 from roost.core.schemas.organizations import OrgPolicy
 from roost.server.controllers import lease
 from roost.server.controllers.loop import Controller
@@ -23,7 +25,6 @@ class RunnerLoss(Controller):
             ids = await session.scalars(
                 select(EnvironmentRow.id)
                 .join(RunnerRow, RunnerRow.id == EnvironmentRow.runner_id)
-                .join(OrganizationRow, OrganizationRow.id == EnvironmentRow.organization_id)
                 .where(RunnerRow.state == "offline")
                 .order_by(EnvironmentRow.id)
             )
@@ -36,8 +37,10 @@ class RunnerLoss(Controller):
             if env is None or env.runner_id is None:
                 return True
             runner = await session.get(RunnerRow, env.runner_id)
-            org = await session.get(OrganizationRow, env.organization_id)
-            after = OrgPolicy(**org.policy).restore_lost_after_seconds if org else None
+            after = EnvironmentSpec.model_validate(env.spec).resources.restore_lost_after_seconds
+            if after is None:  # the class says nothing: the organization's policy
+                org = await session.get(OrganizationRow, env.organization_id)
+                after = OrgPolicy(**org.policy).restore_lost_after_seconds if org else None
             if runner is None or runner.state != "offline" or after is None:
                 return True
             heard = runner.last_heartbeat or runner.created_at

@@ -194,7 +194,9 @@ async def release(
     async with ctx.db.write() as session:
         env = await environments.load(session, principal, env_id, for_update=True)
         last = await latest(session, env_id)
-        if last is None or last.id != body.snapshot:
+        # "" is "I hold no files of it, and it has no backup" (placed here, never started):
+        # there is nothing to lose, and refusing would strand it here.
+        if (last.id if last else "") != body.snapshot:
             raise Conflict(
                 f"snapshot {body.snapshot[:8]} is not the latest verified backup of {env_id}",
                 code="backup_not_latest",
@@ -216,22 +218,27 @@ async def release(
         )
         audit.record(session, now, principal, "environment.release", "environment", env_id,
                      organization_id=env.organization_id,
-                     details={"snapshot": last.id})  # fmt: skip
+                     details={"snapshot": body.snapshot})  # fmt: skip
         return environments.to_schema(env)
 
 
 def _released(
-    env: EnvironmentRow, last: BackupRow, now: datetime, moving_to: str | None
+    env: EnvironmentRow, last: BackupRow | None, now: datetime, moving_to: str | None
 ) -> tuple[EnvironmentStatus, str]:
     status = EnvironmentStatus(**env.status)
     status.observed_spec_version = env.spec_version
+    snap = last.id[:8] if last else ""
     if moving_to:
-        text = f"moving to runner {moving_to} (work in backup {last.id[:8]})"
+        text = f"moving to runner {moving_to} " + (
+            f"(work in backup {snap})" if last else "(it never ran: nothing to carry)"
+        )
         status.conditions["scheduled"] = environment_status.condition("pending", text, now)
-        move_progress.set_step(status, f"backed up ({last.id[:8]}); starting there", now)
+        step = f"backed up ({snap}); starting there" if last else "starting there"
+        move_progress.set_step(status, step, now)
         phase = "pending"
     else:
-        text = f"stopped; work kept in backup {last.id[:8]} (a start restores it on any runner)"
+        text = (f"stopped; work kept in backup {snap} (a start restores it on any runner)"
+                if last else "stopped; it never ran, so there is no work to keep")  # fmt: skip
         phase = "stopped"
     status.message = text
     status.conditions["machine"] = environment_status.condition("ready", text, now)

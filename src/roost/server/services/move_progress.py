@@ -23,7 +23,7 @@ def set_step(status: EnvironmentStatus, message: str, now: datetime) -> None:
     cond = moving(status)
     if cond is None:
         return
-    text = f"moving from {cond.details.get('from') or 'no runner'} to {cond.details['to']}: "
+    text = f"moving from {cond.details.get('from') or 'its backup'} to {cond.details['to']}: "
     status.conditions[PART] = Condition(
         phase="progressing", message=text + message, updated_at=now, details=cond.details
     )
@@ -36,7 +36,7 @@ def on_report(status: EnvironmentStatus, phase: str, runner_id: str | None, now:
         return
     status.conditions[PART] = Condition(
         phase="ready",
-        message=f"moved from {cond.details.get('from') or 'no runner'} to {cond.details['to']}",
+        message=f"moved from {cond.details.get('from') or 'its backup'} to {cond.details['to']}",
         updated_at=now,
         details=cond.details,
     )

@@ -72,11 +72,9 @@ async def begin(
     spec.desired_phase = "running" if start else spec.desired_phase
     environments.replace_spec(env, spec)
     status = EnvironmentStatus(**env.status)
-    if not start:
-        pass  # nothing will arrive anywhere: the release says "stopped"
-    elif source is not None and source.id == target.id:
+    if source is not None and source.id == target.id:
         status.conditions.pop(move_progress.PART, None)  # already there: a plain start
-    else:
+    elif start:  # (a stopped one arrives nowhere: its release says "stopped")
         status.conditions[move_progress.PART] = environment_status.condition(
             "progressing", "", now, to=target.name, to_id=target.id,
             **({"from": source.name, "from_id": source.id} if source else {}),
