@@ -11,8 +11,10 @@ function el(tag, attrs, text) {
 // When each part of the environment last became what it is, from the first of them: the
 // timeline of its last start (scheduled → content → machine → ...), as horizontal bars.
 export function startTimeline(env) {
+  const scheduled = (env.status.conditions || {}).scheduled;
+  const since = scheduled && scheduled.updated_at ? Date.parse(scheduled.updated_at) : 0;
   const parts = Object.entries(env.status.conditions || {})
-    .filter(([, c]) => c.updated_at)
+    .filter(([, c]) => c.updated_at && Date.parse(c.updated_at) >= since)  // this start's only
     .map(([name, c]) => ({ name, phase: c.phase, at: Date.parse(c.updated_at) }))
     .sort((a, b) => a.at - b.at);
   if (parts.length < 2) return null;
@@ -41,7 +43,8 @@ export function lineChart(label, points, format, max) {
   if (points.length < 2) return null;
   const width = 320, height = 90, pad = 4;
   const t0 = points[0][0], t1 = points[points.length - 1][0];
-  const top = Math.max(max || 0, ...points.map((p) => p[1]), 1e-9);
+  // Scaled to what was used (a limit far above would flatten the line); the limit is in words.
+  const top = Math.max(...points.map((p) => p[1]), 1e-9) * 1.15;
   const x = (t) => pad + ((width - 2 * pad) * (t - t0)) / Math.max(1, t1 - t0);
   const y = (v) => height - pad - ((height - 2 * pad) * v) / top;
   const last = points[points.length - 1][1];
