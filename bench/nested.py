@@ -108,7 +108,7 @@ def create_to_running(s: Stack, count: int) -> tuple[list[float], list[float]]:
             if i >= 2:
                 out.append(time.perf_counter() - t0)
             s.admin.delete(f"/api/v1/environments/{env_id}")
-            time.sleep(1.5)  # let the engine start and the delete settle before the next
+            time.sleep(3)  # let the engine start and the delete settle before the next
     return plain, nested
 
 
