@@ -112,6 +112,7 @@ async def cleanup(runner: RealRunner) -> None:
         for env_id in await driver.list():  # every runtime's: mounts, disks, cgroups
             with contextlib.suppress(Exception):
                 await driver.delete(env_id)
+    await asyncio.to_thread(_scrub_nested_netns, a.network.config.netns_prefix)
     for env_id in a.network.list():
         with contextlib.suppress(Exception):
             await a.network.delete(env_id)
