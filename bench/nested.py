@@ -27,6 +27,7 @@ from tests.support.images import CACHE_DIR
 
 from bench.stack import Stack, stack, summary, write
 
+CGROUP_PARENT = f"roost-bench-docker-{os.getpid()}"
 TINY = (
     "set -e; rm -rf /tmp/tiny; mkdir -p /tmp/tiny/bin; cp /bin/busybox /tmp/tiny/bin/; "
     "ln -s busybox /tmp/tiny/bin/sleep; ln -s busybox /tmp/tiny/bin/sh; "
@@ -50,7 +51,8 @@ def host_docker_runs(work: Path, count: int) -> list[float]:
     daemon = subprocess.Popen(
         ["dockerd", "--data-root", str(d / "data"), "--exec-root", str(d / "exec"),
          "-H", f"unix://{sock}", "--pidfile", str(d / "docker.pid"), "--bridge=none",
-         "--iptables=false", "--ip-masq=false", "--userland-proxy=false"],
+         "--iptables=false", "--ip-masq=false", "--userland-proxy=false",
+         "--cgroup-parent", CGROUP_PARENT],
         stdout=(d / "log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     env = {**os.environ, "DOCKER_HOST": f"unix://{sock}"}
@@ -69,6 +71,8 @@ def host_docker_runs(work: Path, count: int) -> list[float]:
         os.killpg(daemon.pid, signal.SIGTERM)  # dockerd and the containerd it started
         daemon.wait(30)
         subprocess.run(["umount", "-R", str(d / "data")], capture_output=True, check=False)
+        for leftover in Path("/sys/fs/cgroup").glob(f"*/{CGROUP_PARENT}"):
+            leftover.rmdir()  # empty once the daemon is gone
 
 
 def crun_exec(s: Stack, env_id: str, script: str) -> str:
@@ -108,7 +112,7 @@ def create_to_running(s: Stack, count: int) -> tuple[list[float], list[float]]:
             if i >= 2:
                 out.append(time.perf_counter() - t0)
             s.admin.delete(f"/api/v1/environments/{env_id}")
-            time.sleep(1.5)  # let the engine start and the delete settle before the next
+            time.sleep(3)  # let the engine start and the delete settle before the next
     return plain, nested
 
 

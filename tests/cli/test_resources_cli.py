@@ -39,3 +39,17 @@ def test_org_egress(server: LiveServer, tmp_path: Path) -> None:
     assert doc["policy"]["egress_allow"] == ["10.0.0.0/8"]
     assert "nowhere" in roost(server, tmp_path, "org", "egress", "default")
     assert "anywhere" in roost(server, tmp_path, "org", "egress", "default", "--any")
+
+
+def test_class_and_environment_with_nested_containers(server: LiveServer, tmp_path: Path) -> None:
+    doc = json.loads(roost(server, tmp_path, "class", "create", "engines", "--nested-containers",
+                           "-o", "json"))  # fmt: skip
+    assert doc["resources"]["nested_containers"] is True
+    env = json.loads(roost(server, tmp_path, "env", "create", "--class", "engines",
+                           "--nested-containers", "-o", "json"))  # fmt: skip
+    assert env["spec"]["nested_containers"] is True
+    env_vars = {"ROOST_URL": server.url, "ROOST_TOKEN": server.admin_token,
+                "ROOST_CONFIG": str(tmp_path / "config.json")}  # fmt: skip
+    refused = run_cli("env", "create", "--nested-containers", env=env_vars)
+    assert refused.returncode == 1
+    assert "does not allow nested containers" in refused.stderr

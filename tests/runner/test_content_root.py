@@ -188,7 +188,7 @@ async def test_the_security_policy_refuses_privileged(
     failed = await wait_phase(plane, env["metadata"]["id"], "failed")
     message = failed["status"]["message"]
     assert "privileged: true asks for nested containers" in message
-    assert "class 'default' does not allow (its policy nested_containers is off)" in message
+    assert "class 'default' does not allow (its policy nested_containers is off" in message
 
 
 async def test_allowed_cap_add_and_tmpfs_mounts_are_applied(

@@ -44,3 +44,25 @@ async def test_only_admins_change_it_and_bad_entries_are_refused(plane: PlaneHar
     assert r.status_code == 400 and "IPv4" in r.text
     outsider = await plane.user("olga", org="")
     assert (await policy(outsider, [])).status_code == 404
+
+
+async def test_an_organization_can_forbid_nested_containers_whatever_the_class(
+    plane: PlaneHarness,
+) -> None:
+    r = await plane.admin.post(
+        "/api/v1/classes", json={"name": "engines", "resources": {"nested_containers": True}}
+    )
+    assert r.status_code == 201, r.text
+    r = await plane.admin.patch(
+        "/api/v1/organizations/default", json={"policy": {"nested_containers": False}}
+    )
+    assert r.status_code == 200, r.text
+    asked = {"class": "engines", "nested_containers": True}
+    refused = await plane.admin.post("/api/v1/environments", json={"spec": asked})
+    assert refused.status_code == 400
+    assert "organization's policy forbids nested containers" in refused.text
+    # without asking: created, but the class's permission is not in the spec (a devcontainer
+    # asking for it is then refused by the runner)
+    made = await plane.admin.post("/api/v1/environments", json={"spec": {"class": "engines"}})
+    assert made.status_code == 201, made.text
+    assert made.json()["spec"]["resources"]["nested_containers"] is False

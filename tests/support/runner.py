@@ -112,6 +112,7 @@ async def cleanup(runner: RealRunner) -> None:
         for env_id in await driver.list():  # every runtime's: mounts, disks, cgroups
             with contextlib.suppress(Exception):
                 await driver.delete(env_id)
+    await asyncio.to_thread(_scrub_nested_netns, a.network.config.netns_prefix)
     for env_id in a.network.list():
         with contextlib.suppress(Exception):
             await a.network.delete(env_id)
@@ -178,6 +179,16 @@ async def exec_stream(
     raise AssertionError("stream closed without an exit status")
 
 
+def _scrub_nested_netns(prefix: str) -> None:
+    """Inner namespaces of nested-mode environments (``runner/nested/netwire.py``)."""
+    from roost.runner.nested import netwire
+    from roost.runner.network import netns
+
+    for path in netwire.INNER_DIR.glob(f"{prefix}*") if netwire.INNER_DIR.is_dir() else []:
+        with contextlib.suppress(OSError):
+            netns.remove(path)
+
+
 async def scrub_host(
     data_dir: Path, nft_table: str, bridge: str, subnet: str, cgroup_parent: str
 ) -> None:
@@ -201,6 +212,7 @@ async def scrub_host(
         state_dir=data_dir / "network",
     )  # fmt: skip
     net = Network(config)
+    await asyncio.to_thread(_scrub_nested_netns, f"{nft_table}-")
     for env_id in net.list():
         with contextlib.suppress(Exception):
             await net.delete(env_id)

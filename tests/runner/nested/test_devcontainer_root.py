@@ -87,4 +87,4 @@ async def test_the_feature_is_refused_by_name_in_a_class_without_nested_containe
     failed = await wait_phase(plane, env_id, "failed", timeout=120)
     message = failed["status"]["message"]
     assert "feature ./docker-in-docker asks for nested containers" in message
-    assert "class 'default' does not allow (its policy nested_containers is off)" in message
+    assert "class 'default' does not allow (its policy nested_containers is off" in message

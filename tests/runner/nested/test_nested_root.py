@@ -21,7 +21,8 @@ pytestmark = pytest.mark.root
 TINY = (
     "set -e; rm -rf /tmp/tiny; mkdir -p /tmp/tiny/bin /tmp/tiny/www; "
     "cp /bin/busybox /tmp/tiny/bin/; "
-    "for a in sh echo cat sleep wget httpd nc seq; do ln -s busybox /tmp/tiny/bin/$a; done; "
+    "for a in sh echo cat sleep wget httpd nc seq printf grep; do "
+    "ln -s busybox /tmp/tiny/bin/$a; done; "
     "echo hello-from-web > /tmp/tiny/www/index.html; "
 )
 IMPORT = TINY + "tar -C /tmp/tiny -c . | docker import - tiny >/dev/null"
@@ -167,3 +168,30 @@ async def test_the_environment_limits_hold_for_nested_containers(
     stats = await runner.assembly.driver.stats(env_id)
     assert stats.pids <= 256
     assert (await ok(plane, env_id, "docker run --rm tiny echo still-up")) == "still-up\n"
+
+
+async def test_the_egress_policy_holds_for_the_environment_and_its_containers(
+    plane: PlaneHarness, runner: RealRunner, engine_image: Image
+) -> None:
+    env_id = await nested_env(plane, engine_image)
+    await ok(plane, env_id, IMPORT)
+    # the tiny image's static busybox has no resolver (no NSS): the environment resolves
+    ip = (await ok(plane, env_id, "getent ahostsv4 deb.debian.org | head -n 1")).split()[0]
+    fetch = f"printf 'HEAD / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {ip} 80 | grep -q HTTP"
+    reach = f'docker run --rm tiny sh -c "{fetch} && echo reached || echo blocked"'
+    for _ in range(5):  # the control: NAT works (a busy mirror may miss one 5 s window)
+        if (await ok(plane, env_id, reach)).strip() == "reached":
+            break
+    else:
+        raise AssertionError("a nested container never reached the mirror without a policy")
+    r = await plane.admin.patch(
+        "/api/v1/organizations/default", json={"policy": {"egress_allow": ["192.0.2.0/24"]}}
+    )
+    assert r.status_code == 200, r.text
+    for _ in range(50):  # the runner applies the new policy live
+        if (await ok(plane, env_id, reach)).strip() == "blocked":
+            break
+        await asyncio.sleep(0.2)
+    assert (await ok(plane, env_id, reach)).strip() == "blocked"
+    direct = "curl -s -m 5 -o /dev/null http://deb.debian.org/ && echo reached || echo blocked"
+    assert (await ok(plane, env_id, direct)).strip() == "blocked"

@@ -29,6 +29,9 @@ class OrgPolicy(Input):
     egress, ``[]`` none (the environments' nameservers stay reachable). The host, other
     environments and 169.254.169.254 stay blocked whatever the list says. A change applies to
     running environments at once."""
+    nested_containers: bool = True
+    """``False``: no environment of the organization runs nested containers, whatever its class
+    allows (checked at create and at every spec change)."""
 
     quotas: Quotas = Field(default_factory=Quotas)
     """Set by platform admins only (``PUT /organizations/{org}/quotas``); a policy update by

@@ -73,8 +73,8 @@ def check(
     if asks and not nested_allowed:
         raise PolicyRefusal(
             f"{path}: {', '.join(asks)} asks for nested containers, which the class "
-            f"{class_name!r} does not allow (its policy nested_containers is off); use a class "
-            "created with --nested-containers, or remove it"
+            f"{class_name!r} does not allow (its policy nested_containers is off, or its "
+            "organization's); use a class created with --nested-containers, or remove it"
         )
     if config.security_opt:
         raise PolicyRefusal(

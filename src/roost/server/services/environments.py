@@ -358,10 +358,26 @@ async def _with_policy(
     """The organization's egress allow-list, stamped into the spec like the class's resources
     (a runner applies what the spec says; ``org_policies`` re-stamps when the policy changes)."""
     org = await session.get(OrganizationRow, org_id)
-    allow = OrgPolicy(**org.policy).egress_allow if org is not None else None
+    policy = OrgPolicy(**org.policy) if org is not None else OrgPolicy()
+    if not policy.nested_containers and spec.resources.nested_containers:
+        spec = _without_nested(spec)
+    allow = policy.egress_allow
     if spec.egress_allow == allow:
         return spec
     return spec.model_copy(update={"egress_allow": allow})
+
+
+def _without_nested(spec: EnvironmentSpec) -> EnvironmentSpec:
+    """The organization forbids nested containers: refuse an environment that asks, and take
+    the class's permission out of the spec (the runner then refuses a devcontainer's request)."""
+    if spec.nested_containers:
+        raise InvalidInput(
+            "the organization's policy forbids nested containers (nested_containers is off); "
+            "ask an organization admin, or create the environment without them",
+            code="nested_containers_refused",
+        )
+    resources = spec.resources.model_copy(update={"nested_containers": False})
+    return spec.model_copy(update={"resources": resources})
 
 
 def _name_hint(spec: EnvironmentSpec, project: ProjectRow | None) -> str:
