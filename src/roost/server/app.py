@@ -23,6 +23,7 @@ from roost.server.api import (
     environments,
     errors,
     limits,
+    openapi,
     organizations,
     projects,
     proxy,
@@ -143,7 +144,8 @@ def create_app(
     errors.install(app)
     app.add_middleware(limits.BodyLimit)
     for module in ROUTERS:
-        app.include_router(module.router)
+        app.include_router(module.router, responses=openapi.ERRORS)
+    openapi.install(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> PlainTextResponse:
