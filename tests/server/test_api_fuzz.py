@@ -85,7 +85,7 @@ def _fuzz(operation: object, url: str, token: str, failures: list[str]) -> None:
 
     try:
         run()
-    except Exception as exc:
+    except (Exception, BaseExceptionGroup) as exc:  # every operation's failures are collected
         failures.append(f"{operation}: {str(exc)[:2000]}")
 
 
