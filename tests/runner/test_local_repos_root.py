@@ -48,10 +48,11 @@ async def test_a_root_only_repository_is_not_cloned(host_dir: Path, form: str) -
     private = host_dir / "root-only"
     private.mkdir(mode=0o700)
     repo = make_repo(private, {"secret.txt": "root's secret\n"})
+    private.chmod(0o700)  # make_repo opened the way for the usual tests
     url = str(repo) if form == "path" else f"file://{repo}"
     workspace = host_dir / "workspace"
     _make_workspace(workspace)
-    with pytest.raises(PermanentError):
+    with pytest.raises(PermanentError, match="readable by all users"):
         await ContentStep(allow_local_repos=True)._clone(env_for(url), workspace)
     assert not (workspace / "secret.txt").exists()
 
