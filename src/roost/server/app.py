@@ -82,7 +82,7 @@ class Plane:
 
 
 async def start_plane(settings: Settings, clock: Clock, *, controllers: bool = True) -> Plane:
-    files.protect(settings.data_dir, settings.database_url)
+    files.protect(settings.data_dir, settings.database_url, runner_inside=settings.runner_inside)
     db = Database(settings.database_url)
     await migrate.upgrade(db)
     hub = WatchHub()

@@ -25,3 +25,6 @@ class Settings:
     exec_ticket_seconds: float = 60.0
     backup_retention_seconds: float = 7 * 86400.0
     """Backups of a deleted environment are deleted this long after it."""
+    runner_inside: bool = False
+    """A runner keeps its data inside ``data_dir`` (``roost up``): the directory is then 0711,
+    not 0700, so the runner's sandboxed clones reach its workspaces (``store/files.py``)."""

@@ -35,7 +35,9 @@ def split_listen(listen: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-def plane_settings(data_dir: Path, database: str | None, listen: str) -> "Settings":
+def plane_settings(
+    data_dir: Path, database: str | None, listen: str, *, runner_inside: bool = False
+) -> "Settings":
     from roost.server.settings import Settings
 
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -45,6 +47,7 @@ def plane_settings(data_dir: Path, database: str | None, listen: str) -> "Settin
         database_url=database or f"sqlite:///{data_dir / 'roost.db'}",
         data_dir=data_dir,
         public_url=f"http://{shown}:{port}",
+        runner_inside=runner_inside,
     )
 
 
@@ -288,7 +291,7 @@ def up(data_dir: Path, listen: str, access_listen: str | None, plane_only: bool,
        **host: Any) -> None:  # fmt: skip
     """Run the plane and a local runner in one process, on SQLite in DATA_DIR."""
     _logging()
-    settings = plane_settings(data_dir, None, listen)
+    settings = plane_settings(data_dir, None, listen, runner_inside=not plane_only)
     host_name_, port = split_listen(listen)
     access = access_listen or f"{host_name_}:{port + 1}"
 
