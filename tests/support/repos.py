@@ -27,3 +27,12 @@ def reachable(repo: Path) -> Path:
 def _remove() -> None:
     for path in _made:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def open_dir(prefix: str) -> Path:
+    """A directory others may traverse (not list), removed at exit: for a runner's data, whose
+    sandboxed clones (another uid) must reach ``workspaces/<id>``."""
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    base.chmod(0o711)
+    _made.append(base)
+    return base
