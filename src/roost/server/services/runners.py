@@ -147,7 +147,7 @@ async def heartbeat(ctx: Context, principal: Principal, runner_id: str, body: He
         # The backup location is the admins' (registration, or set_backup_location): a runner
         # that names another's location would be handed its backups and their passwords.
         kept = RunnerInfo(**row.info).backup_location
-        if body.info.backup_location != kept:
+        if was_offline and body.info.backup_location != kept:  # once, not every heartbeat
             log.warning("runner %s says its backups are at %s; its admin set %s (kept)",
                         row.name, body.info.backup_location, kept)  # fmt: skip
         _apply_info(row, body.info.model_copy(update={"backup_location": kept}), now)
