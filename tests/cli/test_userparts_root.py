@@ -12,6 +12,7 @@ import pytest
 from roost.runner.images import Image
 from tests.support.images import debian_base
 from tests.support.live import run_cli
+from tests.support.repos import reachable
 from tests.support.up import roost_up
 
 __all__ = ["debian_base"]
@@ -43,7 +44,7 @@ def make_repo(root: Path) -> Path:
            "GIT_COMMITTER_EMAIL": "t@t", "HOME": str(root), "PATH": "/usr/bin:/bin"}  # fmt: skip
     for argv in (["init", "-qb", "main"], ["add", "-A"], ["commit", "-qm", "x"]):
         subprocess.run(["git", *argv], cwd=repo, env=env, check=True)
-    return repo
+    return reachable(repo)
 
 
 def cli(*args: str, env: dict[str, str], stdin: bytes | None = None) -> str:

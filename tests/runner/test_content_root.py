@@ -12,6 +12,7 @@ import pytest
 from roost.runner.images import Image
 from tests.runner.conftest import shared_image_store
 from tests.support.plane import PlaneHarness
+from tests.support.repos import reachable
 from tests.support.runner import RealRunner, real_runner, run_in, wait_phase
 
 pytestmark = pytest.mark.root
@@ -38,7 +39,7 @@ def make_repo(root: Path, files: dict[str, str], name: str = "project") -> Path:
     (repo / "later.txt").write_text("later\n")
     git(repo, "add", "-A")
     git(repo, "commit", "--quiet", "-m", "second")
-    return repo
+    return reachable(repo)
 
 
 @pytest.fixture

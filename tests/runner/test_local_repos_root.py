@@ -13,9 +13,21 @@ import pytest
 from roost.core.errors import PermanentError
 from roost.core.schemas.environments import Environment
 from roost.runner.content import ContentStep, _make_workspace
-from tests.runner.test_content_root import make_repo
+from tests.runner.test_content_root import git
 
 pytestmark = pytest.mark.root
+
+
+def make_repo(root: Path, files: dict[str, str]) -> Path:
+    """A repository right here (``test_content_root.make_repo`` copies it somewhere open)."""
+    repo = root / "project"
+    repo.mkdir()
+    git(repo, "init", "--quiet", "--initial-branch", "main")
+    for name, text in files.items():
+        (repo / name).write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "first")
+    return repo
 
 
 @pytest.fixture
@@ -51,7 +63,7 @@ async def test_a_root_only_repository_is_not_cloned(host_dir: Path, form: str) -
     url = str(repo) if form == "path" else f"file://{repo}"
     workspace = host_dir / "workspace"
     _make_workspace(workspace)
-    with pytest.raises(PermanentError):
+    with pytest.raises(PermanentError, match="readable by all users"):
         await ContentStep(allow_local_repos=True)._clone(env_for(url), workspace)
     assert not (workspace / "secret.txt").exists()
 

@@ -89,9 +89,14 @@ async def test_other_organizations_objects_are_not_found(plane: PlaneHarness, tw
         ("GET", f"/api/v1/projects/{project_id}"),
         ("GET", "/api/v1/organizations/acme"),
         ("GET", "/api/v1/organizations/acme/members"),
+        ("GET", "/api/v1/organizations/acme/quotas"),
     ]:
         r = await bob.request(method, path)
         assert r.status_code == 404, (method, path, r.text)
+    for path in ("/api/v1/organizations/acme/quotas", "/api/v1/organizations/nope/quotas"):
+        r = await bob.put(path, json={})  # the same answer whether it exists or not
+        assert (r.status_code, r.json()["error"]["message"]) == (
+            403, "quotas are set by platform admins"), r.text  # fmt: skip
     listed = (await bob.get("/api/v1/environments")).json()["items"]
     assert listed == []
     r = await bob.post("/api/v1/environments", json={"organization": "acme"})

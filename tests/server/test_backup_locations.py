@@ -54,3 +54,10 @@ async def test_admins_set_locations_and_deletions_are_audited_per_organization(
     [deleted] = await audit(plane, "backup.delete")
     org = (await plane.admin.get("/api/v1/organizations/default")).json()
     assert deleted["organization_id"] == org["id"]
+
+
+async def test_a_runner_records_backups_only_at_its_own_location(plane: PlaneHarness) -> None:
+    far = await runner(plane, "far", location=ELSEWHERE)
+    env_id = (await env_on(plane, far))["metadata"]["id"]
+    r = await record(far, env_id, 1)  # claims HERE, where another runner keeps its backups
+    assert r.status_code == 400 and ELSEWHERE in r.json()["error"]["message"], r.text

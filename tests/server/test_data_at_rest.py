@@ -45,6 +45,19 @@ async def test_an_existing_world_readable_database_is_made_private(tmp_path: Pat
         await stop_plane(plane)
 
 
+async def test_a_plane_with_its_runner_inside_keeps_the_directory_traversable(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "up"
+    settings = Settings(database_url=f"sqlite:///{data / 'roost.db'}", data_dir=data,
+                        runner_inside=True)  # fmt: skip
+    plane = await start_plane(settings, FakeClock(), controllers=False)
+    try:  # the runner's sandboxed clones reach runner/workspaces/<id>; nothing is listable
+        assert (mode(data), mode(data / "roost.db")) == (0o711, 0o600)
+    finally:
+        await stop_plane(plane)
+
+
 async def test_repository_passwords_are_sealed_at_rest(plane: PlaneHarness) -> None:
     r = await runner(plane, "r1")
     env_id = (await env_on(plane, r))["metadata"]["id"]

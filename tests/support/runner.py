@@ -26,6 +26,7 @@ from roost.runner.config import RunnerConfig
 from roost.runner.images import ImageStore
 from tests.support.live import free_port
 from tests.support.plane import PlaneHarness
+from tests.support.repos import open_dir
 
 
 def free_subnet(second_octet: int = 214) -> str:
@@ -65,7 +66,7 @@ def runner_config(tmp: Path, name: str, token: str | None, **overrides: Any) -> 
     tag = secrets.token_hex(3)
     values: dict[str, Any] = {
         "server_url": "http://plane",
-        "data_dir": tmp / f"runner-{name}",
+        "data_dir": open_dir("roost-test-runner-") / f"runner-{name}",  # reachable: repos.py
         "name": name,
         "registration_token": token,
         "access_listen": f"127.0.0.1:{free_port()}",

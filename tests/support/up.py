@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tests.support.images import CACHE_DIR
 from tests.support.live import free_port, wait_http
+from tests.support.repos import open_dir
 from tests.support.runner import scrub_host
 
 
@@ -28,7 +29,7 @@ async def roost_up(
     tmp_path: Path, subnet: str, *extra: str, env: dict[str, str] | None = None
 ) -> AsyncIterator[LocalUp]:
     tag = secrets.token_hex(3)
-    data = tmp_path / "roost"
+    data = open_dir("roost-test-up-") / "roost"  # its runner's sandboxed clones reach it
     port = free_port()
     names = {"nft_table": f"ru{tag}", "bridge": f"rub{tag}", "subnet": subnet,
              "cgroup_parent": f"roost-test-{tag}"}  # fmt: skip

@@ -199,6 +199,12 @@ def _clone_error(url: str, ref: str | None, output: str) -> Exception:
     detail = " ".join(output.strip().splitlines()[-2:]) or "git failed"
     if ref and UNKNOWN_REF.search(output):
         return PermanentError(f"{url} has no branch, tag or commit {ref!r}: {detail}")
+    if is_local(url):  # the sandbox reads what any local user may, nothing more
+        return PermanentError(
+            f"cannot clone {url}: {detail}; the runner reads local repositories as an "
+            "unprivileged user: make it readable by all users (chmod -R o+rX, and o+x on its "
+            "parent directories) or clone it from a URL"
+        )
     if UNREACHABLE.search(output):
         return TemporaryError(f"{url} is unreachable: {detail}", delay=15)
     return PermanentError(f"cannot clone {url}: {detail}; check the URL or the credential")

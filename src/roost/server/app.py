@@ -23,6 +23,7 @@ from roost.server.api import (
     environments,
     errors,
     limits,
+    openapi,
     organizations,
     projects,
     proxy,
@@ -86,7 +87,7 @@ class Plane:
 
 
 async def start_plane(settings: Settings, clock: Clock, *, controllers: bool = True) -> Plane:
-    files.protect(settings.data_dir, settings.database_url)
+    files.protect(settings.data_dir, settings.database_url, runner_inside=settings.runner_inside)
     db = Database(settings.database_url)
     try:
         await migrate.prepare(db, allow_upgrade=settings.upgrade_db)
@@ -154,10 +155,11 @@ def create_app(
     errors.install(app)
     app.add_middleware(limits.BodyLimit)
     for module in ROUTERS:
-        app.include_router(module.router)
-    app.include_router(web_api.router)
+        app.include_router(module.router, responses=openapi.ERRORS)
+    app.include_router(web_api.router, responses=openapi.ERRORS)
     app.include_router(web_pages.router)
     app.mount("/static", web_pages.static_files(), name="static")
+    openapi.install(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> PlainTextResponse:

@@ -33,6 +33,10 @@ class Settings:
     oidc: "OidcSettings | None" = None
     """OpenID Connect sign-in for the dashboard, when configured."""
 
+    runner_inside: bool = False
+    """A runner keeps its data inside ``data_dir`` (``roost up``): the directory is then 0711,
+    not 0700, so the runner's sandboxed clones reach its workspaces (``store/files.py``)."""
+
 
 @dataclass(frozen=True)
 class OidcSettings:

@@ -14,6 +14,7 @@ import pytest
 from roost.runner.images import Image
 from tests.runner.conftest import BUSYBOX_FULL, shared_image_store
 from tests.support.plane import PlaneHarness
+from tests.support.repos import reachable
 from tests.support.runner import RealRunner, real_runner, run_in, wait_phase
 
 pytestmark = pytest.mark.root
@@ -53,7 +54,7 @@ def make_repo(root: Path, files: dict[str, str]) -> Path:
         (repo / rel).write_text(text)
     subprocess.run(["git", "add", "-A"], cwd=repo, env=env, check=True)
     subprocess.run(["git", "commit", "-qm", "x"], cwd=repo, env=env, check=True)
-    return repo
+    return reachable(repo)
 
 
 @pytest.fixture

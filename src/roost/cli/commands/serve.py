@@ -43,6 +43,7 @@ def plane_settings(
     upgrade_db: bool = False,
     lease_seconds: float = 30.0,
     oidc: "OidcSettings | None" = None,
+    runner_inside: bool = False,
 ) -> "Settings":
     from roost.server.settings import Settings
 
@@ -56,6 +57,7 @@ def plane_settings(
         upgrade_db=upgrade_db,
         lease_seconds=lease_seconds,
         oidc=oidc,
+        runner_inside=runner_inside,
     )
 
 
@@ -390,7 +392,7 @@ def up(data_dir: Path, listen: str, access_listen: str | None, plane_only: bool,
        **host: Any) -> None:  # fmt: skip
     """Run the plane and a local runner in one process, on SQLite in DATA_DIR."""
     _logging()
-    settings = plane_settings(data_dir, None, listen)
+    settings = plane_settings(data_dir, None, listen, runner_inside=not plane_only)
     host_name_, port = split_listen(listen)
     access = access_listen or f"{host_name_}:{port + 1}"
 

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from roost.core.errors import Conflict, InvalidInput, NotFound
 from roost.core.schemas.backups import Backup, BackupAccess, BackupRecord, BackupRelease
 from roost.core.schemas.environments import Environment, EnvironmentSpec, EnvironmentStatus
+from roost.core.schemas.runners import RunnerInfo
 from roost.server.services import (
     audit,
     crypto,
@@ -148,6 +149,10 @@ async def record(ctx: Context, principal: Principal, env_id: str, body: BackupRe
         env = await environments.load(session, principal, env_id, for_update=True)
         if body.repository != repository_id(env):
             raise InvalidInput(f"environment {env_id} backs up to {repository_id(env)}")
+        runner = await session.get(RunnerRow, principal.runner_id)
+        location = RunnerInfo(**runner.info).backup_location if runner else None
+        if body.location != location:  # else it would be handed to the runners there
+            raise InvalidInput(f"this runner's backups are at {location}, its admin says")
         existing = await session.get(BackupRow, body.snapshot)
         if existing is not None:
             return to_schema(existing)

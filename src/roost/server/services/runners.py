@@ -6,6 +6,7 @@ an existing name (a reinstalled host) keeps the runner's id -- and so its enviro
 revokes the old credential.
 """
 
+import logging
 from datetime import datetime
 
 from sqlalchemy import case, func, select
@@ -27,6 +28,8 @@ from roost.core.schemas.tokens import RegistrationTokenCreate, TokenCreated
 from roost.server.services import audit, events, pagination, tokens
 from roost.server.services.context import Context, Principal
 from roost.server.store.rows import EnvironmentRow, RunnerRow
+
+log = logging.getLogger(__name__)
 
 
 def to_schema(row: RunnerRow, allocated: Capacity | None = None) -> Runner:
@@ -146,6 +149,9 @@ async def heartbeat(ctx: Context, principal: Principal, runner_id: str, body: He
         # The backup location is the admins' (registration, or set_backup_location): a runner
         # that names another's location would be handed its backups and their passwords.
         kept = RunnerInfo(**row.info).backup_location
+        if was_offline and body.info.backup_location != kept:  # once, not every heartbeat
+            log.warning("runner %s says its backups are at %s; its admin set %s (kept)",
+                        row.name, body.info.backup_location, kept)  # fmt: skip
         _apply_info(row, body.info.model_copy(update={"backup_location": kept}), now)
         if was_offline:
             await emit(session, row, now, "MODIFIED")

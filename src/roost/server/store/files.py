@@ -17,9 +17,9 @@ from sqlalchemy.engine import make_url
 SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal")
 
 
-def protect(data_dir: Path, database_url: str) -> None:
+def protect(data_dir: Path, database_url: str, *, runner_inside: bool = False) -> None:
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    hosts_runner = (data_dir / "runner").is_dir()
+    hosts_runner = runner_inside or (data_dir / "runner").is_dir()
     data_dir.chmod(0o711 if hosts_runner else 0o700)
     database = sqlite_path(database_url)
     if database is None:
