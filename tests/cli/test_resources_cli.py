@@ -39,3 +39,14 @@ def test_org_egress(server: LiveServer, tmp_path: Path) -> None:
     assert doc["policy"]["egress_allow"] == ["10.0.0.0/8"]
     assert "nowhere" in roost(server, tmp_path, "org", "egress", "default")
     assert "anywhere" in roost(server, tmp_path, "org", "egress", "default", "--any")
+
+
+def test_classes_keep_the_whole_environment_at_stop_unless_told(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    roost(server, tmp_path, "class", "create", "quick", "--workspace-only")
+    roost(server, tmp_path, "class", "create", "whole")
+    table = roost(server, tmp_path, "class", "list")
+    assert "STOP_KEEPS" in table.splitlines()[0]
+    rows = {line.split()[0]: line for line in table.splitlines()[1:]}
+    assert "workspace only" in rows["quick"] and "everything" in rows["whole"]

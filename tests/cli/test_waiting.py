@@ -1,5 +1,12 @@
 """What the CLI says about waits and about exit codes that are the environment's."""
 
+import subprocess
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from roost.cli.commands.env import env as env_cli
+from roost.cli.localrepo import uncommitted
 from roost.cli.waiting import exit_hint
 
 
@@ -13,3 +20,22 @@ def test_exit_codes_137_and_254_come_with_a_reason() -> None:
     assert "process limit reached (64 pids)" in hint
     assert "out of memory or processes" in exit_hint(137, {"status": {"conditions": {}}})
     assert exit_hint(1, env) == ""
+
+
+def test_create_from_a_path_warns_about_uncommitted_changes(tmp_path: Path) -> None:
+    repo = tmp_path / "app"
+    repo.mkdir()
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t", "HOME": str(tmp_path)}  # fmt: skip
+    env["PATH"] = "/usr/bin:/bin"
+    (repo / "kept.txt").write_text("x\n")
+    for argv in (["init", "-qb", "main"], ["add", "-A"], ["commit", "-qm", "x"]):
+        subprocess.run(["git", *argv], cwd=repo, env=env, check=True)
+    assert uncommitted(repo) == []
+    (repo / "kept.txt").write_text("changed\n")
+    (repo / "new.txt").write_text("new\n")
+    assert sorted(line[3:] for line in uncommitted(repo)) == ["kept.txt", "new.txt"]
+    result = CliRunner().invoke(
+        env_cli, ["create", str(repo)], env={"ROOST_URL": "http://127.0.0.1:9"}
+    )
+    assert "warning: 2 uncommitted change(s)" in result.output and "kept.txt" in result.output

@@ -9,6 +9,7 @@ import click
 
 from roost.cli.context import client
 from roost.cli.envref import ENV
+from roost.cli.localrepo import warn_uncommitted
 from roost.cli.output import OUTPUT_OPTION, emit_json, show
 from roost.cli.waiting import EXIT_HINTS, Progress, exit_hint
 from roost.core.errors import RoostError
@@ -48,6 +49,8 @@ def _content(source: str | None, ref: str | None, full_history: bool) -> dict[st
     if source is None:
         return {}
     path = Path(source)
+    if path.exists():
+        warn_uncommitted(path)
     url = str(path.resolve()) if path.exists() else source
     return {"repo_url": url, "ref": ref, "full_history": full_history}
 

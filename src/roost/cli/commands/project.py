@@ -86,12 +86,14 @@ def _class_row(c: dict[str, Any]) -> list[object]:
         r.get("upload_mbit") or "-",
         r.get("download_mbit") or "-",
         r["runtime"],
+        "everything" if r.get("keep_writable_layer", True) else "workspace only",
         c.get("organization_id") or "(global)",
     ]
 
 
 CLASS_HEADERS = [
-    "NAME", "CPU", "MEMORY_MIB", "DISK_GIB", "PIDS", "UP_MBIT", "DOWN_MBIT", "RUNTIME", "ORG",
+    "NAME", "CPU", "MEMORY_MIB", "DISK_GIB", "PIDS", "UP_MBIT", "DOWN_MBIT", "RUNTIME",
+    "STOP_KEEPS", "ORG",
 ]  # fmt: skip
 
 
@@ -114,8 +116,9 @@ def class_list(org: str | None, output: str) -> None:
 @click.option("--download", "download_mbit", type=int, help="Mbit/s")
 @click.option("--runtime", type=click.Choice(["container", "sandbox"]), default="container")
 @click.option(
-    "--keep-writable-layer", is_flag=True, default=None,
-    help="Back up installed packages and home directories at stop, not only the workspace.",
+    "--keep-writable-layer/--workspace-only", default=None,
+    help="At stop, back up everything (the default: installed packages, home directories) or "
+    "only the workspace (faster stops; the rest is gone after stop/start).",
 )  # fmt: skip
 @click.option("--description", default="")
 @OUTPUT_OPTION

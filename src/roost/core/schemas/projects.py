@@ -21,9 +21,11 @@ class Resources(Input):
     upload_mbit: int | None = Field(default=None, ge=1)
     download_mbit: int | None = Field(default=None, ge=1)
     runtime: Runtime = "container"
-    keep_writable_layer: bool = False
+    keep_writable_layer: bool = True
     """Back up the writable layer (installed packages, home directory) with the workspace at
-    stop, so a start on another runner has them too; projects can ask for it as well."""
+    stop, so that a start -- on any runner -- gives the environment back as it was left (what
+    Codespaces and Ona do). On by default; a class may turn it off to make stops faster (it
+    costs backup time in proportion to what was installed: docs/architecture.md, Backups)."""
 
 
 class EnvironmentClassCreate(Input):
