@@ -6,6 +6,7 @@ import click
 
 from roost import __version__
 from roost.cli.commands import (
+    audit,
     completion,
     devcontainer,
     dotfiles,
@@ -47,6 +48,7 @@ for command in (
     ssh.config_ssh,
     secret.secret,
     completion.completion,
+    audit.audit,
 ):
     cli.add_command(command)
 env.env.add_command(ssh.env_ssh)
