@@ -45,4 +45,3 @@ def test_audit_shows_names_and_filters(server: LiveServer, tmp_path: Path) -> No
                             "-o", "json"))  # fmt: skip
     assert [e["action"] for e in created] == ["environment.create"]
     assert ok(admin, "audit", "--target", "mias-env", "--allowed").count("mias-env") >= 1
-
