@@ -1,7 +1,7 @@
 """A devcontainer with a non-root ``remoteUser``, end to end as a user meets it (root): hooks,
 ``roost env exec`` and SSH all run in the user's own environment (its ``HOME``, ``USER``,
 ``SHELL``, login ``PATH``, ``remoteEnv``); its secret files are readable by it (and only by it);
-``ssh -A`` hands it a working agent."""
+``ssh -A`` hands it a working agent; stopped, ``ssh`` starts it again with its home directory."""
 
 import json
 import subprocess
@@ -78,4 +78,12 @@ async def test_a_non_root_remote_user_gets_its_own_environment(
         ).stdout.split()[1]  # fmt: skip
         lines = shell.stdout.splitlines()
         assert lines[0] == "/home/dev probed" and fingerprint in lines[1], shell.stdout
+
+        # Stopped, it keeps its entry: ssh starts it again, home directory and all (by default
+        # stop keeps the writable layer)
+        cli(env, "env", "stop", "app", "--wait")
+        cli(env, "config-ssh", "--ssh-config", str(config))
+        again = ssh(config, agent, "app.roost", "cat ~/created")
+        assert again.returncode == 0, again.stderr
+        assert again.stdout == "made-by-dev\n" and "starting app" in again.stderr
         cli(env, "env", "delete", env_id, "--wait")

@@ -19,6 +19,7 @@ from roost.cli.commands import (
     secret,
     serve,
     ssh,
+    ssh_proxy,
     token,
 )
 from roost.core.errors import RoostError
@@ -54,7 +55,7 @@ for command in (
 env.env.add_command(ssh.env_ssh)
 env.env.add_command(ports.ports)
 # env_runner and dotfiles add their commands to the env and user groups when imported
-_ = (dotfiles.dotfiles, env_runner.logs)
+_ = (dotfiles.dotfiles, env_runner.logs, ssh_proxy.ssh_proxy)
 
 
 def main() -> None:
