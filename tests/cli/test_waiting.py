@@ -3,10 +3,12 @@
 import subprocess
 from pathlib import Path
 
+import click
 from click.testing import CliRunner
 
 from roost.cli.commands.env import env as env_cli
 from roost.cli.localrepo import uncommitted
+from roost.cli.main import cli
 from roost.cli.waiting import exit_hint
 
 
@@ -39,3 +41,15 @@ def test_create_from_a_path_warns_about_uncommitted_changes(tmp_path: Path) -> N
         env_cli, ["create", str(repo)], env={"ROOST_URL": "http://127.0.0.1:9"}
     )
     assert "warning: 2 uncommitted change(s)" in result.output and "kept.txt" in result.output
+
+
+def test_every_command_has_help_and_the_main_ones_examples() -> None:
+    def leaves(cmd: click.Command, path: list[str]) -> list[tuple[str, click.Command]]:
+        if isinstance(cmd, click.Group):
+            return [x for n, sub in cmd.commands.items() for x in leaves(sub, [*path, n])]
+        return [(" ".join(path), cmd)]
+
+    found = leaves(cli, [])
+    assert [name for name, cmd in found if not (cmd.help or "").strip()] == []
+    for name in ("env create", "env exec", "env logs", "config-ssh", "audit", "completion"):
+        assert "Examples:" in (dict(found)[name].help or ""), name

@@ -35,6 +35,13 @@ def create(
     devcontainer: str | None,
     output: str,
 ) -> None:
+    """Create a project: a repository and the defaults its environments get.
+
+    \b
+    Examples:
+      roost project create api --repo https://git.example/acme/api.git --class large
+      roost env create --project api
+    """
     settings = {
         "default_class": class_name,
         "default_image": image,
@@ -50,6 +57,7 @@ def create(
 @click.option("--org")
 @OUTPUT_OPTION
 def list_(org: str | None, output: str) -> None:
+    """List projects (of one organization with --org)."""
     items = client().list_all("/projects", organization=org)
     show(items, output, [_row(p) for p in items], ["ID", "NAME", "REPO"])
 
@@ -59,6 +67,7 @@ def list_(org: str | None, output: str) -> None:
 @click.option("--org")
 @OUTPUT_OPTION
 def get(ref: str, org: str | None, output: str) -> None:
+    """Show a project (by name or id) and its settings."""
     p = client().get(f"/projects/{ref}", organization=org)
     show(p, output, [[*_row(p), json.dumps(p["settings"])]], ["ID", "NAME", "REPO", "SETTINGS"])
 
@@ -66,6 +75,7 @@ def get(ref: str, org: str | None, output: str) -> None:
 @project.command("delete")
 @click.argument("ref")
 def delete(ref: str) -> None:
+    """Delete a project (by name or id); its environments keep running."""
     client().request("DELETE", f"/projects/{ref}")
     click.echo(f"deleted project {ref}")
 
@@ -101,6 +111,7 @@ CLASS_HEADERS = [
 @click.option("--org")
 @OUTPUT_OPTION
 def class_list(org: str | None, output: str) -> None:
+    """List the environment classes you can use, and what a stop keeps."""
     items = client().get("/classes", organization=org)
     show(items, output, [_class_row(c) for c in items], CLASS_HEADERS)
 
@@ -125,6 +136,13 @@ def class_list(org: str | None, output: str) -> None:
 def class_create(
     name: str, org: str | None, description: str, output: str, **resources: object
 ) -> None:
+    """Create an environment class (CPU, memory, disk, pids, bandwidth, runtime).
+
+    \b
+    Examples:
+      roost class create big --cpu 8 --memory 16384 --disk 100
+      roost class create quick --workspace-only --org acme
+    """
     body = {
         "name": name,
         "description": description,
