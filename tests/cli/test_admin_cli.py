@@ -45,3 +45,36 @@ def test_audit_shows_names_and_filters(server: LiveServer, tmp_path: Path) -> No
                             "-o", "json"))  # fmt: skip
     assert [e["action"] for e in created] == ["environment.create"]
     assert ok(admin, "audit", "--target", "mias-env", "--allowed").count("mias-env") >= 1
+
+
+def test_projects_and_classes_change_by_name(server: LiveServer, tmp_path: Path) -> None:
+    admin = as_admin(server, tmp_path)
+    ok(admin, "org", "create", "second")  # the admin is in two organizations now
+    ok(admin, "project", "create", "api", "--repo", "https://git.example/a.git", "--org", "default")
+    assert json.loads(ok(admin, "project", "get", "api", "-o", "json"))["name"] == "api"
+    ok(admin, "project", "update", "api", "--class", "large", "--keep-writable-layer")
+    got = json.loads(ok(admin, "project", "get", "api", "-o", "json"))
+    assert got["settings"]["default_class"] == "large"
+    assert got["settings"]["keep_writable_layer"] is True
+    assert got["repo_url"] == "https://git.example/a.git"  # not given: kept
+
+    ok(admin, "class", "create", "tuned", "--cpu", "1", "--org", "default")
+    ok(
+        admin,
+        "class",
+        "update",
+        "tuned",
+        "--org",
+        "default",
+        "--memory",
+        "2048",
+        "--workspace-only",
+    )
+    row = next(line for line in ok(admin, "class", "list", "--org", "default").splitlines()
+               if line.startswith("tuned"))  # fmt: skip
+    assert row.split()[1:3] == ["1.0", "2048"] and "workspace only" in row
+    ok(admin, "class", "delete", "tuned", "--org", "default")
+    assert "tuned" not in ok(admin, "class", "list", "--org", "default")
+    ok(admin, "project", "delete", "api")
+    gone = run_cli("project", "get", "api", env=admin)
+    assert gone.returncode == 1 and "not found" in gone.stderr

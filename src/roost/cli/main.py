@@ -6,6 +6,7 @@ import click
 
 from roost import __version__
 from roost.cli.commands import (
+    admin_edit,
     audit,
     completion,
     devcontainer,
@@ -54,8 +55,8 @@ for command in (
     cli.add_command(command)
 env.env.add_command(ssh.env_ssh)
 env.env.add_command(ports.ports)
-# env_runner and dotfiles add their commands to the env and user groups when imported
-_ = (dotfiles.dotfiles, env_runner.logs, ssh_proxy.ssh_proxy)
+# env_runner, dotfiles, ssh_proxy, admin_edit add their commands to their groups when imported
+_ = (dotfiles.dotfiles, env_runner.logs, ssh_proxy.ssh_proxy, admin_edit.class_update)
 
 
 def main() -> None:

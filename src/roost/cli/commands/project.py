@@ -74,9 +74,10 @@ def get(ref: str, org: str | None, output: str) -> None:
 
 @project.command("delete")
 @click.argument("ref")
-def delete(ref: str) -> None:
+@click.option("--org", help="The project's organization (when the name is in several).")
+def delete(ref: str, org: str | None) -> None:
     """Delete a project (by name or id); its environments keep running."""
-    client().request("DELETE", f"/projects/{ref}")
+    client().request("DELETE", f"/projects/{ref}", params={"organization": org} if org else {})
     click.echo(f"deleted project {ref}")
 
 

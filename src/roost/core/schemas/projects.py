@@ -34,6 +34,14 @@ class EnvironmentClassCreate(Input):
     resources: Resources = Field(default_factory=Resources)
 
 
+class EnvironmentClassUpdate(Input):
+    """A class's new values (each optional). Environments created before keep the resources
+    they copied; new ones, and a spec write that names the class, get these."""
+
+    description: str | None = None
+    resources: Resources | None = None
+
+
 class EnvironmentClass(Output):
     id: str
     organization_id: str | None = None
