@@ -136,3 +136,29 @@ def user_list(output: str) -> None:
     show(
         items, output, [[u["id"], u["name"], u["is_admin"]] for u in items], ["ID", "NAME", "ADMIN"]
     )
+
+
+@org.command("delete")
+@click.argument("ref")
+@click.option("--yes", is_flag=True, help="Do not ask.")
+def org_delete(ref: str, yes: bool) -> None:
+    """Delete an organization with its projects, classes, secrets and memberships (owners and
+    platform admins; refused while it has environments)."""
+    if not yes:
+        click.confirm(
+            f"delete organization {ref} and its projects, classes and secrets?", abort=True
+        )
+    client().request("DELETE", f"/organizations/{ref}")
+    click.echo(f"deleted organization {ref}")
+
+
+@user.command("delete")
+@click.argument("ref")
+@click.option("--yes", is_flag=True, help="Do not ask.")
+def user_delete(ref: str, yes: bool) -> None:
+    """Delete a user with their tokens, SSH keys, secrets and memberships (platform admins;
+    refused while they own environments)."""
+    if not yes:
+        click.confirm(f"delete user {ref}?", abort=True)
+    client().request("DELETE", f"/users/{ref}")
+    click.echo(f"deleted user {ref}")
