@@ -38,3 +38,21 @@ async def test_an_organization_is_deleted_by_its_owner_with_its_projects(
     assert "closing" not in orgs
     projects = (await plane.admin.get("/api/v1/projects")).json()["items"]
     assert "old" not in [p["name"] for p in projects]
+
+
+async def test_a_class_can_be_kept_to_admins(plane: PlaneHarness) -> None:
+    member = await plane.user("mel")
+    policy = (await plane.admin.get("/api/v1/organizations/default")).json()["policy"]
+    policy["class_roles"] = {"large": "admin"}
+    r = await plane.admin.patch("/api/v1/organizations/default", json={"policy": policy})
+    assert r.status_code == 200, r.text
+    refused = await member.post("/api/v1/environments", json={"spec": {"class": "large"}})
+    assert refused.status_code == 403 and "kept to admins" in refused.json()["error"]["message"]
+    small = await member.post("/api/v1/environments", json={"spec": {"class": "small"}})
+    assert small.status_code == 201
+    spec = small.json()["spec"] | {"class": "large"}
+    url = f"/api/v1/environments/{small.json()['metadata']['id']}/spec"
+    changed = await member.put(url, json={"spec": spec})
+    assert changed.status_code == 403, changed.text  # not by a spec change either
+    mine = await plane.admin.post("/api/v1/environments", json={"spec": {"class": "large"}})
+    assert mine.status_code == 201

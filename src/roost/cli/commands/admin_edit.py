@@ -105,3 +105,29 @@ def class_delete(ref: str, org: str | None) -> None:
     found = _find_class(ref, org)
     client().request("DELETE", f"/classes/{found['id']}")
     click.echo(f"deleted class {found['name']}")
+
+
+@class_.command("restrict")
+@click.argument("name")
+@click.option("--org", required=True, help="The organization whose policy to change.")
+@click.option("--role", type=click.Choice(["owner", "admin", "member"]), required=True,
+              help="The least role that may choose the class (member: everyone).")  # fmt: skip
+def class_restrict(name: str, org: str, role: str) -> None:
+    """Keep a class to some members of an organization (its policy's class_roles).
+
+    \b
+    Examples:
+      roost class restrict large --org acme --role admin    # only admins and owners
+      roost class restrict large --org acme --role member   # everyone again
+    """
+    api = client()
+    policy = dict(api.get(f"/organizations/{org}")["policy"])
+    roles = dict(policy.get("class_roles") or {})
+    if role == "member":
+        roles.pop(name, None)
+    else:
+        roles[name] = role
+    policy["class_roles"] = roles
+    api.request("PATCH", f"/organizations/{org}", json={"policy": policy})
+    who = "every member" if role == "member" else f"{role}s and up"
+    click.echo(f"class {name} in {org}: {who}")

@@ -18,6 +18,9 @@ class OrgPolicy(Input):
 
     max_port_admission: Admission = "public"
     max_idle_timeout_seconds: int | None = Field(default=None, ge=60)
+    class_roles: dict[str, Role] = Field(default_factory=dict)
+    """Classes only some members may choose: class name -> the least role (``admin``: admins
+    and owners). Classes not named here are open to every member."""
     egress_allow: list[str] | None = None
     """IPv4 addresses or networks (CIDR) environments may connect to; ``None`` allows all
     egress, ``[]`` none (the environments' nameservers stay reachable). The host, other

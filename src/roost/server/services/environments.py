@@ -28,6 +28,7 @@ from roost.core.schemas.organizations import OrgPolicy
 from roost.core.schemas.projects import Resources
 from roost.server.services import (
     audit,
+    class_access,
     classes,
     events,
     organizations,
@@ -121,6 +122,7 @@ async def create(ctx: Context, principal: Principal, body: EnvironmentCreate) ->
             else None
         )
         spec = _apply_project_defaults(body.spec, project)
+        await class_access.check(session, principal, org.id, spec.class_name)
         spec = await _with_class(session, org.id, spec)
         spec = await _with_policy(session, org.id, spec)
         name = body.name or await _free_name(session, org.id, _name_hint(spec, project))
@@ -210,6 +212,8 @@ async def update_spec(
                 code="spec_version_conflict",
             )
         _check_transition(row, spec.desired_phase)
+        if spec.class_name != EnvironmentSpec.model_validate(row.spec).class_name:
+            await class_access.check(session, principal, row.organization_id, spec.class_name)
         spec = await _with_class(session, row.organization_id, spec)
         spec = await _with_policy(session, row.organization_id, spec)
         old_ports = EnvironmentSpec.model_validate(row.spec).ports
