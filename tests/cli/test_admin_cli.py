@@ -73,6 +73,7 @@ def test_projects_and_classes_change_by_name(server: LiveServer, tmp_path: Path)
     row = next(line for line in ok(admin, "class", "list", "--org", "default").splitlines()
                if line.startswith("tuned"))  # fmt: skip
     assert row.split()[1:3] == ["1.0", "2048"] and "workspace only" in row
+    assert row.split()[-1] == "default"  # the organization's name, not its id
     ok(admin, "class", "delete", "tuned", "--org", "default")
     assert "tuned" not in ok(admin, "class", "list", "--org", "default")
     ok(admin, "project", "delete", "api")

@@ -86,8 +86,9 @@ def class_() -> None:
     """Environment classes (CPU, memory, disk, pids, bandwidth, runtime)."""
 
 
-def _class_row(c: dict[str, Any]) -> list[object]:
+def _class_row(c: dict[str, Any], orgs: dict[str, str] | None = None) -> list[object]:
     r = c["resources"]
+    org_id = c.get("organization_id")
     return [
         c["name"],
         r["cpu"],
@@ -98,7 +99,7 @@ def _class_row(c: dict[str, Any]) -> list[object]:
         r.get("download_mbit") or "-",
         r["runtime"],
         "everything" if r.get("keep_writable_layer", True) else "workspace only",
-        c.get("organization_id") or "(global)",
+        (orgs or {}).get(org_id, org_id) if org_id else "(global)",
     ]
 
 
@@ -113,8 +114,10 @@ CLASS_HEADERS = [
 @OUTPUT_OPTION
 def class_list(org: str | None, output: str) -> None:
     """List the environment classes you can use, and what a stop keeps."""
-    items = client().get("/classes", organization=org)
-    show(items, output, [_class_row(c) for c in items], CLASS_HEADERS)
+    api = client()
+    items = api.get("/classes", organization=org)
+    orgs = {o["id"]: o["name"] for o in api.get("/organizations")}  # names, not ids
+    show(items, output, [_class_row(c, orgs) for c in items], CLASS_HEADERS)
 
 
 @class_.command("create")
