@@ -53,3 +53,26 @@ def test_every_command_has_help_and_the_main_ones_examples() -> None:
     assert [name for name, cmd in found if not (cmd.help or "").strip()] == []
     for name in ("env create", "env exec", "env logs", "config-ssh", "audit", "completion"):
         assert "Examples:" in (dict(found)[name].help or ""), name
+
+
+def test_env_list_shows_failures_distinctly() -> None:
+    from datetime import UTC, datetime
+
+    from roost.cli.commands.env import _summary
+    from roost.core.schemas.environments import Environment
+
+    def env(phase: str, conditions: dict[str, object], message: str = "") -> Environment:
+        now = datetime(2026, 1, 1, tzinfo=UTC)
+        return Environment.model_validate({
+            "metadata": {"id": "e1", "name": "dev", "organization_id": "o", "owner_id": "u",
+                         "created_at": now, "updated_at": now},
+            "spec": {}, "status": {"phase": phase, "conditions": conditions, "message": message},
+        })  # fmt: skip
+
+    hook = {"phase": "failed", "message": "postCreateCommand failed with exit code 1",
+            "details": {"hook": "postCreateCommand"}}  # fmt: skip
+    hook["updated_at"] = "2026-01-01T00:00:00Z"
+    row = _summary(env("running", {"devcontainer": hook}))
+    assert row[2] == "running, postCreateCommand FAILED" and "exit code 1" in str(row[5])
+    assert _summary(env("failed", {}, "build failed"))[2] == "FAILED"
+    assert _summary(env("running", {}))[2] == "running"
