@@ -138,3 +138,29 @@ def test_env_ssh_says_what_to_do(env: dict[str, str]) -> None:
     assert f"start it with `roost env start {env_id} --wait`" in result.stderr
     result = run_cli("env", "ssh", "no-such-env", env=env)
     assert result.returncode == 1 and "roost env list" in result.stderr
+
+
+def test_config_ssh_keeps_stopped_environments_and_names_the_identity(
+    server: LiveServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    register_runner(server, "gw2", {"ssh_address": "gw2.example:2222", "ssh_host_key": HOST_KEY})
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    key = home / ".ssh" / "id_work"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    user_env = {**env, "HOME": str(home)}
+    added = roost(user_env, "ssh-key", "add", str(key) + ".pub")
+    asleep = roost(user_env, "env", "create", "--name", "asleep", "--runner", "nowhere")
+    config = tmp_path / "ssh_config"
+    written = roost(user_env, "config-ssh", "--ssh-config", str(config))
+    assert "asleep.roost" in written["hosts"]
+    resolved = subprocess.run(
+        ["ssh", "-G", "-F", str(config), "asleep.roost"], capture_output=True, text=True,
+        check=True,
+    ).stdout.splitlines()  # fmt: skip
+    proxy = next(line for line in resolved if line.startswith("proxycommand "))
+    assert proxy.endswith(f"env ssh-proxy {asleep['metadata']['id']}")
+    assert f"identityfile {key}" in resolved and "hostkeyalias roost-runners" in resolved
+    known = (tmp_path / "cli" / "known_hosts").read_text()
+    assert f"roost-runners {HOST_KEY}\n" in known
+    run_cli("ssh-key", "remove", added["fingerprint"], env=user_env)

@@ -1,9 +1,10 @@
 """A devcontainer with a non-root ``remoteUser``, end to end as a user meets it (root): hooks,
 ``roost env exec`` and SSH all run in the user's own environment (its ``HOME``, ``USER``,
 ``SHELL``, login ``PATH``, ``remoteEnv``); its secret files are readable by it (and only by it);
-``ssh -A`` hands it a working agent."""
+``ssh -A`` hands it a working agent; stopped, ``ssh`` starts it again with its home directory."""
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -22,16 +23,16 @@ pytestmark = [pytest.mark.root, pytest.mark.slow]
 
 CONFIG = {
     "build": {"dockerfile": "Dockerfile"},
-    "remoteUser": "dev",
+    "remoteUser": "coder",
     "remoteEnv": {"FROM_REMOTE_ENV": "yes"},
     "postCreateCommand": "echo made-by-$USER > $HOME/created && bash -lc 'git config --global"
-    " user.name dev' && cat /run/secrets/token > $HOME/seen-secret",
+    " user.name coder' && cat /run/secrets/token > $HOME/seen-secret",
     "postStartCommand": "echo $HOME:$SHELL > /tmp/start-env",
 }
 DOCKERFILE = (
     f"FROM {DEFAULT_IMAGE}\n"
-    "RUN useradd --create-home --shell /bin/bash dev && "
-    "echo 'export FROM_PROFILE=probed' >> /home/dev/.bashrc\n"
+    "RUN useradd --create-home --shell /bin/bash coder && "
+    "echo 'export FROM_PROFILE=probed' >> /home/coder/.bashrc\n"
 )
 
 
@@ -64,8 +65,8 @@ async def test_a_non_root_remote_user_gets_its_own_environment(
         )
         out = cli(env, "env", "exec", env_id, "--", "sh", "-c", script)
         assert out.splitlines() == [
-            "dev", "/home/dev dev /bin/bash yes probed", "made-by-dev", "s3cret", "dev",
-            "/home/dev:/bin/bash", "dev 700", "dev 600",
+            "coder", "/home/coder coder /bin/bash yes probed", "made-by-coder", "s3cret",
+            "coder", "/home/coder:/bin/bash", "coder 700", "coder 600",
         ], out  # fmt: skip
 
         config = tmp_path / "ssh_config"
@@ -77,5 +78,17 @@ async def test_a_non_root_remote_user_gets_its_own_environment(
             check=True,
         ).stdout.split()[1]  # fmt: skip
         lines = shell.stdout.splitlines()
-        assert lines[0] == "/home/dev probed" and fingerprint in lines[1], shell.stdout
+        assert lines[0] == "/home/coder probed" and fingerprint in lines[1], shell.stdout
+
+        # Stopped, it keeps its entry: ssh starts it again, home directory and all (by default
+        # stop keeps the writable layer)
+        cli(env, "env", "stop", "app", "--wait")
+        cli(env, "config-ssh", "--ssh-config", str(config))
+        again = subprocess.run(
+            ["ssh", "-F", str(config), "-o", "BatchMode=yes", "app.roost", "cat ~/created"],
+            env={**os.environ, **env, "SSH_AUTH_SOCK": agent["SSH_AUTH_SOCK"]},  # the CLI's login
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert again.returncode == 0, again.stderr
+        assert again.stdout == "made-by-coder\n" and "starting app" in again.stderr
         cli(env, "env", "delete", env_id, "--wait")

@@ -53,3 +53,14 @@ def test_class_and_environment_with_nested_containers(server: LiveServer, tmp_pa
     refused = run_cli("env", "create", "--nested-containers", env=env_vars)
     assert refused.returncode == 1
     assert "does not allow nested containers" in refused.stderr
+
+
+def test_classes_keep_the_whole_environment_at_stop_unless_told(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    roost(server, tmp_path, "class", "create", "quick", "--workspace-only")
+    roost(server, tmp_path, "class", "create", "whole")
+    table = roost(server, tmp_path, "class", "list")
+    assert "STOP_KEEPS" in table.splitlines()[0]
+    rows = {line.split()[0]: line for line in table.splitlines()[1:]}
+    assert "workspace only" in rows["quick"] and "everything" in rows["whole"]

@@ -52,3 +52,18 @@ async def test_logs_are_readable_while_building_or_failed(plane: PlaneHarness) -
         assert logs.status_code == 200, logs.text
         shell = await plane.admin.post(f"/api/v1/environments/{env_id}/exec")
         assert shell.status_code == 409  # a shell needs it running
+
+
+async def test_a_refused_exec_into_someone_elses_environment_is_audited(
+    plane: PlaneHarness,
+) -> None:
+    await FakeRunner(plane, access_url="http://runner.test:1").register()
+    member = await plane.user("mia")
+    env = (await member.post("/api/v1/environments", json={})).json()
+    env_id = env["metadata"]["id"]
+    refused = await plane.admin.post(f"/api/v1/environments/{env_id}/exec")
+    assert refused.status_code == 403
+    trail = (await plane.admin.get("/api/v1/audit")).json()["items"]
+    denied = [e for e in trail if e["action"] == "environment.exec" and e["target_id"] == env_id]
+    assert [e["outcome"] for e in denied] == ["denied"]
+    assert denied[0]["details"]["reason"] == "not the owner"

@@ -6,6 +6,8 @@ import click
 
 from roost import __version__
 from roost.cli.commands import (
+    admin_edit,
+    audit,
     completion,
     devcontainer,
     dotfiles,
@@ -19,6 +21,7 @@ from roost.cli.commands import (
     secret,
     serve,
     ssh,
+    ssh_proxy,
     token,
 )
 from roost.core.errors import RoostError
@@ -48,12 +51,20 @@ for command in (
     ssh.config_ssh,
     secret.secret,
     completion.completion,
+    audit.audit,
 ):
     cli.add_command(command)
 env.env.add_command(ssh.env_ssh)
 env.env.add_command(ports.ports)
-# env_runner, env_move and dotfiles add their commands to the env and user groups when imported
-_ = (dotfiles.dotfiles, env_runner.logs, env_move.move)
+# env_runner, env_move, dotfiles, ssh_proxy, admin_edit add their commands to their groups when
+# imported
+_ = (
+    dotfiles.dotfiles,
+    env_runner.logs,
+    env_move.move,
+    ssh_proxy.ssh_proxy,
+    admin_edit.class_update,
+)
 
 
 def main() -> None:

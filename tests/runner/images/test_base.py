@@ -135,3 +135,11 @@ def test_cached_debian_base_fixture(debian_base: Image) -> None:
         assert any((layer / d / tool).exists() for d in ("usr/bin", "usr/sbin", "bin", "sbin"))
     assert not list((layer / "etc" / "ssh").glob("ssh_host_*"))
     assert debian_base.config.labels["org.roost.packages"] == ",".join(DEFAULT_PACKAGES)
+    # what VS Code's server install expects: a non-root user, wget, sudo set up for that user
+    assert "dev:x:1000:1000::/home/dev:/bin/bash" in (layer / "etc" / "passwd").read_text()
+    assert (layer / "home" / "dev").stat().st_uid == 1000
+    assert (layer / "usr" / "bin" / "wget").exists()
+    rule = layer / "etc" / "sudoers.d" / "roost-dev"
+    assert (
+        rule.read_text() == "dev ALL=(ALL) NOPASSWD:ALL\n" and rule.stat().st_mode & 0o777 == 0o440
+    )

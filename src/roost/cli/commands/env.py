@@ -9,6 +9,7 @@ import click
 
 from roost.cli.context import client
 from roost.cli.envref import ENV
+from roost.cli.localrepo import warn_uncommitted
 from roost.cli.output import OUTPUT_OPTION, emit_json, show
 from roost.cli.waiting import EXIT_HINTS, Progress, exit_hint
 from roost.core.errors import RoostError
@@ -48,6 +49,8 @@ def _content(source: str | None, ref: str | None, full_history: bool) -> dict[st
     if source is None:
         return {}
     path = Path(source)
+    if path.exists():
+        warn_uncommitted(path)
     url = str(path.resolve()) if path.exists() else source
     return {"repo_url": url, "ref": ref, "full_history": full_history}
 
@@ -89,7 +92,14 @@ def create(
     timeout: float,
     output: str,
 ) -> None:
-    """Create an environment (and start it)."""
+    """Create an environment (and start it).
+
+    \b
+    Examples:
+      roost env create https://git.example/acme/api.git --wait
+      roost env create . --name dev --class large --wait     # this repository's last commit
+      roost env create --image debian:12 --name scratch
+    """
     spec: dict[str, Any] = {"content": _content(source, ref, full_history)}
     if credential_secret:
         spec["content"]["credential_secret"] = credential_secret
@@ -117,7 +127,13 @@ def create(
 @click.option("--mine", is_flag=True, help="Only environments you own.")
 @OUTPUT_OPTION
 def list_(org: str | None, mine: bool, output: str) -> None:
-    """List environments you can see."""
+    """List environments you can see (failed ones, and failed hooks, in capitals).
+
+    \b
+    Examples:
+      roost env list --mine
+      roost env list --org acme -o json
+    """
     items = client().list_all("/environments", organization=org, mine=mine or None)
     envs = [Environment.model_validate(i) for i in items]
     show(items, output, [_summary(e) for e in envs], HEADERS)
@@ -231,9 +247,15 @@ def _wait(api: Any, env_id: str, target: str, timeout: float) -> dict[str, Any] 
 @click.option("-t/-T", "--tty/--no-tty", default=None,
               help="Use a terminal (default: when stdin is one).")  # fmt: skip
 def exec_(env_id: str, argv: tuple[str, ...], tty: bool | None) -> None:
-    """Run a command in an environment: roost env exec ID -- CMD [ARGS...].
+    """Run a command in an environment: roost env exec ENV -- CMD [ARGS...].
 
-    Streams stdin, stdout and stderr, and exits with the command's exit status.
+    Streams stdin, stdout and stderr, and exits with the command's exit status; it runs as the
+    devcontainer's remote user, in the workspace, with the user's login environment.
+
+    \b
+    Examples:
+      roost env exec dev -- make test
+      roost env exec dev -- bash -l          # a shell (a terminal when stdin is one)
     """
     from roost.cli.execclient import run_exec  # noqa: PLC0415 - aiohttp only when needed
 

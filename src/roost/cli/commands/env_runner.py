@@ -108,8 +108,14 @@ _service_command("stop")
 @click.option("--step", help="A hook (onCreateCommand...), build, dotfiles, a task or a service.")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing what is appended.")
 def logs(env_id: str, step: str | None, follow: bool) -> None:
-    """Logs of lifecycle hooks and automations. Without --step: which logs there are, and the
-    latest one."""
+    """Logs of the build, lifecycle hooks and automations -- at any time, building or failed
+    included. Without --step: which logs there are, and the latest one.
+
+    \b
+    Examples:
+      roost env logs dev --step build -f        # follow a build as it runs
+      roost env logs dev --step postCreateCommand
+    """
     if step is None:
         click.echo(_runner(env_id, "logs", "GET"), nl=False)
         return

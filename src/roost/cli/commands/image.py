@@ -73,6 +73,7 @@ def import_(path: Path, ref: str, data_dir: Path | None, output: str) -> None:
 @DATA_DIR
 @OUTPUT_OPTION
 def list_(data_dir: Path | None, output: str) -> None:
+    """List the images in this machine's runner image store."""
     images = _store(data_dir).list()
     show([_doc(i) for i in images], output, [_row(i) for i in images], HEADERS)
 

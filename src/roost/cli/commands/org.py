@@ -15,6 +15,7 @@ def org() -> None:
 @org.command("list")
 @OUTPUT_OPTION
 def list_(output: str) -> None:
+    """List the organizations you belong to (platform admins: all)."""
     items = client().get("/organizations")
     show(items, output, [[o["id"], o["name"]] for o in items], ["ID", "NAME"])
 
@@ -32,6 +33,7 @@ def create(name: str, output: str) -> None:
 @click.argument("ref")
 @OUTPUT_OPTION
 def get(ref: str, output: str) -> None:
+    """Show an organization (by name or id) and its policy."""
     o = client().get(f"/organizations/{ref}")
     show(o, output, [[o["id"], o["name"], o["policy"]]], ["ID", "NAME", "POLICY"])
 
@@ -80,6 +82,7 @@ def restore_lost(ref: str, after: str | None, off: bool, output: str) -> None:
 @click.argument("ref")
 @OUTPUT_OPTION
 def members(ref: str, output: str) -> None:
+    """List an organization's members and their roles."""
     items = client().get(f"/organizations/{ref}/members")
     show(items, output, [[m["user_name"], m["role"]] for m in items], ["USER", "ROLE"])
 
@@ -99,6 +102,7 @@ def add_member(ref: str, user: str, role: str, output: str) -> None:
 @click.argument("ref")
 @click.argument("user")
 def remove_member(ref: str, user: str) -> None:
+    """Remove USER (name or id) from an organization."""
     client().request("DELETE", f"/organizations/{ref}/members/{user}")
     click.echo(f"removed {user} from {ref}")
 
@@ -125,6 +129,13 @@ def user_create(
     with_token: bool,
     output: str,
 ) -> None:
+    """Create a user (platform admins), optionally in an organization and with a token.
+
+    \b
+    Examples:
+      roost user create mia --org acme --token     # prints mia's first token
+      roost user create ops --admin
+    """
     api = client()
     u = api.post("/users", {"name": name, "email": email, "is_admin": admin})
     doc: dict[str, object] = {"user": u}
@@ -141,7 +152,34 @@ def user_create(
 @user.command("list")
 @OUTPUT_OPTION
 def user_list(output: str) -> None:
+    """List users (platform admins)."""
     items = client().get("/users")
     show(
         items, output, [[u["id"], u["name"], u["is_admin"]] for u in items], ["ID", "NAME", "ADMIN"]
     )
+
+
+@org.command("delete")
+@click.argument("ref")
+@click.option("--yes", is_flag=True, help="Do not ask.")
+def org_delete(ref: str, yes: bool) -> None:
+    """Delete an organization with its projects, classes, secrets and memberships (owners and
+    platform admins; refused while it has environments)."""
+    if not yes:
+        click.confirm(
+            f"delete organization {ref} and its projects, classes and secrets?", abort=True
+        )
+    client().request("DELETE", f"/organizations/{ref}")
+    click.echo(f"deleted organization {ref}")
+
+
+@user.command("delete")
+@click.argument("ref")
+@click.option("--yes", is_flag=True, help="Do not ask.")
+def user_delete(ref: str, yes: bool) -> None:
+    """Delete a user with their tokens, SSH keys, secrets and memberships (platform admins;
+    refused while they own environments)."""
+    if not yes:
+        click.confirm(f"delete user {ref}?", abort=True)
+    client().request("DELETE", f"/users/{ref}")
+    click.echo(f"deleted user {ref}")

@@ -35,6 +35,13 @@ def create(
     devcontainer: str | None,
     output: str,
 ) -> None:
+    """Create a project: a repository and the defaults its environments get.
+
+    \b
+    Examples:
+      roost project create api --repo https://git.example/acme/api.git --class large
+      roost env create --project api
+    """
     settings = {
         "default_class": class_name,
         "default_image": image,
@@ -50,6 +57,7 @@ def create(
 @click.option("--org")
 @OUTPUT_OPTION
 def list_(org: str | None, output: str) -> None:
+    """List projects (of one organization with --org)."""
     items = client().list_all("/projects", organization=org)
     show(items, output, [_row(p) for p in items], ["ID", "NAME", "REPO"])
 
@@ -59,14 +67,17 @@ def list_(org: str | None, output: str) -> None:
 @click.option("--org")
 @OUTPUT_OPTION
 def get(ref: str, org: str | None, output: str) -> None:
+    """Show a project (by name or id) and its settings."""
     p = client().get(f"/projects/{ref}", organization=org)
     show(p, output, [[*_row(p), json.dumps(p["settings"])]], ["ID", "NAME", "REPO", "SETTINGS"])
 
 
 @project.command("delete")
 @click.argument("ref")
-def delete(ref: str) -> None:
-    client().request("DELETE", f"/projects/{ref}")
+@click.option("--org", help="The project's organization (when the name is in several).")
+def delete(ref: str, org: str | None) -> None:
+    """Delete a project (by name or id); its environments keep running."""
+    client().request("DELETE", f"/projects/{ref}", params={"organization": org} if org else {})
     click.echo(f"deleted project {ref}")
 
 
@@ -75,8 +86,9 @@ def class_() -> None:
     """Environment classes (CPU, memory, disk, pids, bandwidth, runtime)."""
 
 
-def _class_row(c: dict[str, Any]) -> list[object]:
+def _class_row(c: dict[str, Any], orgs: dict[str, str] | None = None) -> list[object]:
     r = c["resources"]
+    org_id = c.get("organization_id")
     return [
         c["name"],
         r["cpu"],
@@ -86,12 +98,14 @@ def _class_row(c: dict[str, Any]) -> list[object]:
         r.get("upload_mbit") or "-",
         r.get("download_mbit") or "-",
         r["runtime"],
-        c.get("organization_id") or "(global)",
+        "everything" if r.get("keep_writable_layer", True) else "workspace only",
+        (orgs or {}).get(org_id, org_id) if org_id else "(global)",
     ]
 
 
 CLASS_HEADERS = [
-    "NAME", "CPU", "MEMORY_MIB", "DISK_GIB", "PIDS", "UP_MBIT", "DOWN_MBIT", "RUNTIME", "ORG",
+    "NAME", "CPU", "MEMORY_MIB", "DISK_GIB", "PIDS", "UP_MBIT", "DOWN_MBIT", "RUNTIME",
+    "STOP_KEEPS", "ORG",
 ]  # fmt: skip
 
 
@@ -99,8 +113,11 @@ CLASS_HEADERS = [
 @click.option("--org")
 @OUTPUT_OPTION
 def class_list(org: str | None, output: str) -> None:
-    items = client().get("/classes", organization=org)
-    show(items, output, [_class_row(c) for c in items], CLASS_HEADERS)
+    """List the environment classes you can use, and what a stop keeps."""
+    api = client()
+    items = api.get("/classes", organization=org)
+    orgs = {o["id"]: o["name"] for o in api.get("/organizations")}  # names, not ids
+    show(items, output, [_class_row(c, orgs) for c in items], CLASS_HEADERS)
 
 
 @class_.command("create")
@@ -114,8 +131,9 @@ def class_list(org: str | None, output: str) -> None:
 @click.option("--download", "download_mbit", type=int, help="Mbit/s")
 @click.option("--runtime", type=click.Choice(["container", "sandbox"]), default="container")
 @click.option(
-    "--keep-writable-layer", is_flag=True, default=None,
-    help="Back up installed packages and home directories at stop, not only the workspace.",
+    "--keep-writable-layer/--workspace-only", default=None,
+    help="At stop, back up everything (the default: installed packages, home directories) or "
+    "only the workspace (faster stops; the rest is gone after stop/start).",
 )  # fmt: skip
 @click.option(
     "--nested-containers", is_flag=True, default=None,
@@ -131,6 +149,13 @@ def class_list(org: str | None, output: str) -> None:
 def class_create(
     name: str, org: str | None, description: str, output: str, **resources: object
 ) -> None:
+    """Create an environment class (CPU, memory, disk, pids, bandwidth, runtime).
+
+    \b
+    Examples:
+      roost class create big --cpu 8 --memory 16384 --disk 100
+      roost class create quick --workspace-only --org acme
+    """
     body = {
         "name": name,
         "description": description,

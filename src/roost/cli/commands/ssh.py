@@ -23,6 +23,8 @@ from roost.cli import config, envref
 from roost.cli.client import Client
 from roost.cli.context import client
 from roost.cli.output import OUTPUT_OPTION, emit_json, show
+from roost.cli.sshconfig import ANY_RUNNER, proxy_command
+from roost.cli.sshconfig import identity_file as find_identity
 from roost.core.errors import RoostError
 
 BEGIN = "# --- BEGIN ROOST (written by `roost config-ssh`; edits here are overwritten) ---"
@@ -82,13 +84,15 @@ def alias(runner: dict[str, Any]) -> str:
     return f"roost-runner.{runner['name']}"
 
 
-def write_known_hosts(runners: list[dict[str, Any]]) -> Path:
-    """Add or replace the entries of ``runners`` (others' lines are kept)."""
+def write_known_hosts(runners: list[dict[str, Any]], *, any_runner: bool = False) -> Path:
+    """Add or replace the entries of ``runners`` (others' lines are kept); with ``any_runner``,
+    all of their keys under one more alias too (``sshconfig.ANY_RUNNER``)."""
     path = known_hosts_path()
     mine = {alias(r): f"{alias(r)} {r['ssh_host_key']}" for r in runners if r.get("ssh_host_key")}
     lines = path.read_text().splitlines() if path.exists() else []
-    kept = [line for line in lines if line.split(" ", 1)[0] not in mine]
-    _write_private(path, "\n".join([*kept, *mine.values()]) + "\n")
+    kept = [line for line in lines if line.split(" ", 1)[0] not in (*mine, ANY_RUNNER)]
+    shared = [f"{ANY_RUNNER} {r['ssh_host_key']}" for r in runners if r.get("ssh_host_key")]
+    _write_private(path, "\n".join([*kept, *mine.values(), *(shared if any_runner else [])]) + "\n")
     return path
 
 
@@ -146,20 +150,28 @@ def env_ssh(env_ref: str, ssh_args: tuple[str, ...]) -> None:
     os.execvp("ssh", argv)  # noqa: S606 - the stock client, argv list, no shell
 
 
-def host_block(envs: list[dict[str, Any]], runners: dict[str, dict[str, Any]]) -> list[str]:
+def host_block(
+    envs: list[dict[str, Any]], runners: dict[str, dict[str, Any]], identity: Path | None = None
+) -> list[str]:
     lines = [BEGIN]
     names = [e["metadata"]["name"] for e in envs]
     for env in envs:
-        runner = runners.get(env["status"].get("runner_id") or "")
-        if runner is None or not runner.get("ssh_address") or not runner.get("ssh_host_key"):
-            continue
         env_id, name = env["metadata"]["id"], env["metadata"]["name"]
         hosts = f"{name}.roost {env_id}.roost" if names.count(name) == 1 else f"{env_id}.roost"
-        host, _, port = runner["ssh_address"].rpartition(":")
+        runner = runners.get(env["status"].get("runner_id") or "")
+        if runner is not None and runner.get("ssh_address") and runner.get("ssh_host_key"):
+            host, _, port = runner["ssh_address"].rpartition(":")
+            where = [f"    HostName {host}", f"    Port {port}",
+                     f"    HostKeyAlias {alias(runner)}"]  # fmt: skip
+        elif env["status"].get("phase") in ("stopped", "stopping") or not runner:
+            # started on demand, on a runner not chosen yet (sshconfig.py)
+            where = [f"    ProxyCommand {proxy_command(env_id)}", f"    HostKeyAlias {ANY_RUNNER}"]
+        else:
+            continue  # its runner has no SSH gateway
         lines += [
-            f"Host {hosts}", f"    HostName {host}", f"    Port {port}", f"    User {env_id}",
-            f"    HostKeyAlias {alias(runner)}", f"    UserKnownHostsFile {known_hosts_path()}",
-            "    StrictHostKeyChecking yes",
+            f"Host {hosts}", *where, f"    User {env_id}",
+            f"    UserKnownHostsFile {known_hosts_path()}", "    StrictHostKeyChecking yes",
+            *([f"    IdentityFile {identity}"] if identity else []),
         ]  # fmt: skip
     return [*lines, END]
 
@@ -179,16 +191,29 @@ def merge_block(existing: str, block: list[str]) -> str:
 @click.command("config-ssh")
 @click.option("--ssh-config", type=click.Path(path_type=Path), default=None,
               help="The file to write (default: ~/.ssh/config).")  # fmt: skip
+@click.option("--identity-file", type=click.Path(path_type=Path), default=None,
+              help="Private key to use (default: the registered one in ~/.ssh).")  # fmt: skip
 @OUTPUT_OPTION
-def config_ssh(ssh_config: Path | None, output: str) -> None:
-    """Write Host entries so that `ssh <name>.roost` reaches your environments."""
+def config_ssh(ssh_config: Path | None, identity_file: Path | None, output: str) -> None:
+    """Write Host entries so that `ssh <name>.roost` reaches your environments.
+
+    Stopped environments get an entry too: ssh starts them (`roost env ssh-proxy`).
+
+    \b
+    Examples:
+      roost config-ssh && ssh dev.roost
+      roost config-ssh --identity-file ~/.ssh/work_ed25519
+    """
     api = client()
     envs = [e for e in api.list_all("/environments", mine=True)
             if e["spec"]["desired_phase"] != "deleted"]  # fmt: skip
     runners = {r["id"]: r for r in api.list_all("/runners")}
-    write_known_hosts(list(runners.values()))
+    write_known_hosts(list(runners.values()), any_runner=True)
     path = ssh_config or Path.home() / ".ssh" / "config"
-    block = host_block(envs, runners)
+    if identity_file is None:
+        registered = {k["fingerprint"] for k in api.get("/ssh-keys")}
+        identity_file = find_identity(registered)
+    block = host_block(envs, runners, identity_file)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     _write_private(path, merge_block(path.read_text() if path.exists() else "", block))
     hosts = [line.split()[1:] for line in block if line.startswith("Host ")]

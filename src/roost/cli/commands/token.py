@@ -37,6 +37,7 @@ def create(name: str, expires: str | None, user: str | None, output: str) -> Non
 @token.command("list")
 @OUTPUT_OPTION
 def list_(output: str) -> None:
+    """List your tokens (never their secrets)."""
     items = client().get("/tokens")
     rows = [[t["id"], t["name"], t["expires_at"] or "-", t["revoked_at"] or "-"] for t in items]
     show(items, output, rows, ["ID", "NAME", "EXPIRES", "REVOKED"])
@@ -45,6 +46,7 @@ def list_(output: str) -> None:
 @token.command("revoke")
 @click.argument("token_id")
 def revoke(token_id: str) -> None:
+    """Revoke a token by id: it stops working at once."""
     client().request("DELETE", f"/tokens/{token_id}")
     click.echo(f"revoked {token_id}")
 
@@ -77,6 +79,7 @@ def login(url: str | None, token_: str | None, web: bool) -> None:
 @click.command("whoami")
 @OUTPUT_OPTION
 def whoami(output: str) -> None:
+    """Show who the CLI is logged in as, and your organizations."""
     doc = client().get("/whoami")
     user = doc.get("user") or {}
     orgs = ", ".join(f"{m['organization_id']}:{m['role']}" for m in doc.get("memberships", []))

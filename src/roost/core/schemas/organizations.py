@@ -24,6 +24,9 @@ class OrgPolicy(Input):
     to their last backups, and those meant to run are restored and started on another runner
     (what they did since that backup is lost). ``None`` (the default): they wait for the runner,
     or for an admin's ``roost runner lost``."""
+    class_roles: dict[str, Role] = Field(default_factory=dict)
+    """Classes only some members may choose: class name -> the least role (``admin``: admins
+    and owners). Classes not named here are open to every member."""
     egress_allow: list[str] | None = None
     """IPv4 addresses or networks (CIDR) environments may connect to; ``None`` allows all
     egress, ``[]`` none (the environments' nameservers stay reachable). The host, other

@@ -24,9 +24,11 @@ class Resources(Input):
     upload_mbit: int | None = Field(default=None, ge=1, le=10**6)
     download_mbit: int | None = Field(default=None, ge=1, le=10**6)
     runtime: Runtime = "container"
-    keep_writable_layer: bool = False
+    keep_writable_layer: bool = True
     """Back up the writable layer (installed packages, home directory) with the workspace at
-    stop, so a start on another runner has them too; projects can ask for it as well."""
+    stop, so that a start -- on any runner -- gives the environment back as it was left (what
+    Codespaces and Ona do). On by default; a class may turn it off to make stops faster (it
+    costs backup time in proportion to what was installed: docs/architecture.md, Backups)."""
     nested_containers: bool = False
     """The class allows nested containers (Docker, Podman inside): an environment that asks for
     them (``--nested-containers``, or a devcontainer.json asking for privilege or the
@@ -52,6 +54,14 @@ class EnvironmentClassCreate(Input):
     name: str = Field(pattern=NAME_PATTERN)
     description: str = ""
     resources: Resources = Field(default_factory=Resources)
+
+
+class EnvironmentClassUpdate(Input):
+    """A class's new values (each optional). Environments created before keep the resources
+    they copied; new ones, and a spec write that names the class, get these."""
+
+    description: str | None = None
+    resources: Resources | None = None
 
 
 class EnvironmentClass(Output):

@@ -5,6 +5,9 @@ store's scratch space (about 20-40 s). That directory becomes the image's single
 only slim it, hash it as a tar stream (``tar --sort=name``, so the diff id is what exporting it
 would give) and rename it into ``layers/``, so nothing is packed and unpacked again.
 
+A non-root user ``dev`` (uid 1000, passwordless sudo) is added, as devcontainer images have one
+(VS Code's server and many tools expect it).
+
 Slimming removes what must not be shared by every environment made from the image: SSH host keys
 (if a package generated some) and the machine id; and what is only a cache: apt's package lists.
 
@@ -40,7 +43,12 @@ DEFAULT_PACKAGES: tuple[str, ...] = (
     "procps",
     "python3",  # most development tooling (and VS Code's server helpers) expect it
     "sudo",
+    "wget",  # VS Code's server install fetches with wget (or curl)
 )
+BASE_USER = "dev"
+"""A non-root user (uid 1000, passwordless ``sudo``) in the default image, for devcontainers
+that set ``remoteUser`` and for tools that refuse to run as root."""
+BASE_UID = 1000
 FALLBACK_MIRROR = "http://deb.debian.org/debian"
 VARIANTS = frozenset(
     {
@@ -102,6 +110,7 @@ async def build_tree(
             "mmdebstrap is not installed; install it with `apt-get install mmdebstrap`"
         )
     await _run(argv, log)
+    await asyncio.to_thread(add_user, rootfs)
     await asyncio.to_thread(slim, rootfs)
     diff_id, size = await asyncio.to_thread(tree_digest, rootfs)
     return BuiltTree(rootfs, diff_id, size)
@@ -165,6 +174,21 @@ def _deb822_sources(text: str) -> list[tuple[str, list[str]]]:
                 (uri, fields.get("suites", "").split()) for uri in fields.get("uris", "").split()
             ]
     return found
+
+
+def add_user(rootfs: Path) -> None:
+    """``BASE_USER`` with a home directory and, where sudo is installed, passwordless sudo
+    (blocking). ``useradd`` runs chrooted into the new tree: its passwd, group and shadow."""
+    argv = ["chroot", str(rootfs), "useradd", "--create-home", "--shell", "/bin/bash",
+            "--uid", str(BASE_UID), "--user-group", BASE_USER]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    if done.returncode != 0:
+        raise ImageError(f"could not add user {BASE_USER} to the base image: {done.stderr[-500:]}")
+    sudoers = rootfs / "etc" / "sudoers.d"
+    if (rootfs / "usr" / "bin" / "sudo").exists() and sudoers.is_dir():
+        rule = sudoers / f"roost-{BASE_USER}"
+        rule.write_text(f"{BASE_USER} ALL=(ALL) NOPASSWD:ALL\n")
+        rule.chmod(0o440)
 
 
 def slim(rootfs: Path) -> None:

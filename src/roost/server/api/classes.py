@@ -1,6 +1,10 @@
 from fastapi import APIRouter, status
 
-from roost.core.schemas.projects import EnvironmentClass, EnvironmentClassCreate
+from roost.core.schemas.projects import (
+    EnvironmentClass,
+    EnvironmentClassCreate,
+    EnvironmentClassUpdate,
+)
 from roost.server.api.deps import Auth, Ctx
 from roost.server.services import classes
 
@@ -24,3 +28,10 @@ async def create_class(
 @router.delete("/{class_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_class(ctx: Ctx, who: Auth, class_id: str) -> None:
     await classes.delete(ctx, who, class_id)
+
+
+@router.patch("/{class_id}")
+async def update_class(
+    ctx: Ctx, who: Auth, class_id: str, body: EnvironmentClassUpdate
+) -> EnvironmentClass:
+    return await classes.update(ctx, who, class_id, body)

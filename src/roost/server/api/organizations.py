@@ -8,7 +8,7 @@ from roost.core.schemas.organizations import (
     OrganizationUpdate,
 )
 from roost.server.api.deps import Auth, Ctx
-from roost.server.services import org_policies, organizations
+from roost.server.services import org_policies, organizations, removal
 
 router = APIRouter(prefix="/api/v1/organizations", tags=["organizations"])
 
@@ -48,3 +48,8 @@ async def add_member(ctx: Ctx, who: Auth, org: str, body: MembershipCreate) -> M
 @router.delete("/{org}/members/{user}", status_code=status.HTTP_204_NO_CONTENT)
 async def remove_member(ctx: Ctx, who: Auth, org: str, user: str) -> None:
     await organizations.remove_member(ctx, who, org, user)
+
+
+@router.delete("/{org}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_organization(ctx: Ctx, who: Auth, org: str) -> None:
+    await removal.delete_organization(ctx, who, org)

@@ -34,10 +34,14 @@ async def get_project(
 
 
 @router.patch("/{project}")
-async def update_project(ctx: Ctx, who: Auth, project: str, body: ProjectUpdate) -> Project:
-    return await projects.update(ctx, who, project, body)
+async def update_project(
+    ctx: Ctx, who: Auth, project: str, body: ProjectUpdate, organization: str | None = None
+) -> Project:
+    return await projects.update(ctx, who, project, body, organization)
 
 
 @router.delete("/{project}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_project(ctx: Ctx, who: Auth, project: str) -> None:
-    await projects.delete(ctx, who, project)
+async def delete_project(
+    ctx: Ctx, who: Auth, project: str, organization: str | None = None
+) -> None:
+    await projects.delete(ctx, who, project, organization)

@@ -2,7 +2,7 @@ from fastapi import APIRouter, status
 
 from roost.core.schemas.organizations import User, UserCreate, WhoAmI
 from roost.server.api.deps import Auth, Ctx
-from roost.server.services import users
+from roost.server.services import removal, users
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
 
@@ -20,3 +20,8 @@ async def list_users(ctx: Ctx, who: Auth) -> list[User]:
 @router.post("/users", status_code=status.HTTP_201_CREATED)
 async def create_user(ctx: Ctx, who: Auth, body: UserCreate) -> User:
     return await users.create(ctx, who, body)
+
+
+@router.delete("/users/{user}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_user(ctx: Ctx, who: Auth, user: str) -> None:
+    await removal.delete_user(ctx, who, user)

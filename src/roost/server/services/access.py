@@ -22,13 +22,16 @@ async def exec_ticket(
     ctx: Context, principal: Principal, env_id: str, purpose: TicketPurpose = "exec"
 ) -> ExecTicket:
     now = ctx.clock.now()
+    async with ctx.db.read() as session:
+        found = await environments.load(session, principal, env_id)
+        owner, org_id = found.owner_id, found.organization_id
+    if principal.kind == "runner" or owner != principal.user_id:
+        # In a transaction of its own: the refusal must be on record though nothing is written
+        await audit.record_denied(ctx, principal, f"environment.{purpose}", "environment", env_id,
+                                  "not the owner", organization_id=org_id)  # fmt: skip
+        raise Forbidden("only the environment's owner can run commands in it")
     async with ctx.db.write() as session:
         env = await environments.load(session, principal, env_id)
-        if principal.kind == "runner" or env.owner_id != principal.user_id:
-            audit.record(session, now, principal, "environment.exec", "environment", env.id,
-                         organization_id=env.organization_id, outcome="denied",
-                         details={"reason": "not the owner"})  # fmt: skip
-            raise Forbidden("only the environment's owner can run commands in it")
         # Logs are readable at any time the environment has a runner: building, failed, stopped
         if env.runner_id is None or (purpose != "logs" and env.phase != "running"):
             raise Conflict(

@@ -6,7 +6,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost.core import ids
 from roost.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from roost.core.schemas.projects import EnvironmentClass, EnvironmentClassCreate, Resources
+from roost.core.schemas.projects import (
+    EnvironmentClass,
+    EnvironmentClassCreate,
+    EnvironmentClassUpdate,
+    Resources,
+)
 from roost.server.services import audit, organizations
 from roost.server.services.context import Context, Principal
 from roost.server.store.rows import EnvironmentClassRow
@@ -109,20 +114,42 @@ async def list_classes(
         return [to_schema(r) for r in await session.scalars(query)]
 
 
+async def _editable(
+    session: AsyncSession, principal: Principal, class_id: str, verb: str
+) -> EnvironmentClassRow:
+    row = await session.get(EnvironmentClassRow, class_id)
+    visible = row is not None and (
+        principal.is_admin or (row.organization_id and principal.role_in(row.organization_id))
+    )
+    if row is None or not visible:
+        raise NotFound(f"class {class_id} not found")
+    allowed = principal.is_admin or (
+        row.organization_id is not None and principal.has_role(row.organization_id, "admin")
+    )
+    if not allowed:
+        raise Forbidden(f"{verb} classes needs the admin or owner role")
+    return row
+
+
+async def update(
+    ctx: Context, principal: Principal, class_id: str, body: EnvironmentClassUpdate
+) -> EnvironmentClass:
+    now = ctx.clock.now()
+    async with ctx.db.write() as session:
+        row = await _editable(session, principal, class_id, "changing")
+        if body.description is not None:
+            row.description = body.description
+        if body.resources is not None:
+            row.resources = body.resources.model_dump(mode="json")
+        audit.record(session, now, principal, "class.update", "class", class_id,
+                     organization_id=row.organization_id)  # fmt: skip
+        return to_schema(row)
+
+
 async def delete(ctx: Context, principal: Principal, class_id: str) -> None:
     now = ctx.clock.now()
     async with ctx.db.write() as session:
-        row = await session.get(EnvironmentClassRow, class_id)
-        visible = row is not None and (
-            principal.is_admin or (row.organization_id and principal.role_in(row.organization_id))
-        )
-        if row is None or not visible:
-            raise NotFound(f"class {class_id} not found")
-        allowed = principal.is_admin or (
-            row.organization_id is not None and principal.has_role(row.organization_id, "admin")
-        )
-        if not allowed:
-            raise Forbidden("deleting classes needs the admin or owner role")
+        row = await _editable(session, principal, class_id, "deleting")
         await session.delete(row)
         audit.record(
             session,

@@ -29,6 +29,7 @@ from roost.core.schemas.organizations import OrgPolicy
 from roost.core.schemas.projects import Resources
 from roost.server.services import (
     audit,
+    class_access,
     classes,
     events,
     organizations,
@@ -129,6 +130,7 @@ async def create(
             else None
         )
         spec = _apply_project_defaults(body.spec, project)
+        await class_access.check(session, principal, org.id, spec.class_name)
         spec = await _with_class(session, org.id, spec)
         spec = await _with_policy(session, org.id, spec)
         await quotas.check(session, principal, None, org_id=org.id, resources=spec.resources,
@@ -226,6 +228,8 @@ async def update_spec(
                 code="spec_version_conflict",
             )
         _check_transition(row, spec.desired_phase)
+        if spec.class_name != EnvironmentSpec.model_validate(row.spec).class_name:
+            await class_access.check(session, principal, row.organization_id, spec.class_name)
         spec = await _with_class(session, row.organization_id, spec)
         spec = await _with_policy(session, row.organization_id, spec)
         running = spec.desired_phase == "running"

@@ -5,7 +5,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost.core import ids
-from roost.core.errors import Conflict, Forbidden, NotFound
+from roost.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from roost.core.schemas.base import Page
 from roost.core.schemas.projects import Project, ProjectCreate, ProjectSettings, ProjectUpdate
 from roost.server.services import audit, organizations, pagination
@@ -80,18 +80,38 @@ async def list_projects(
     return Page[Project](items=[to_schema(r) for r in rows], next_cursor=next_cursor)
 
 
+async def find(
+    session: AsyncSession, principal: Principal, ref: str, org_ref: str | None
+) -> ProjectRow:
+    """A project by id, or by name -- in ``org_ref``, else in whichever of the caller's
+    organizations has one by that name (several: the caller must name the organization)."""
+    if org_ref:
+        org = await organizations.resolve(session, principal, org_ref)
+        return await resolve(session, principal, ref, org.id)
+    if ids.is_id(ref):
+        return await resolve(session, principal, ref)
+    rows = await session.scalars(select(ProjectRow).where(ProjectRow.name == ref))
+    mine = [r for r in rows if principal.is_admin or principal.role_in(r.organization_id)]
+    if len(mine) > 1:
+        raise InvalidInput(
+            f"{len(mine)} of your organizations have a project named {ref!r}; name one with --org"
+        )
+    if not mine:
+        raise NotFound(f"project {ref!r} not found; `roost project list` shows them")
+    return mine[0]
+
+
 async def get(ctx: Context, principal: Principal, ref: str, org_ref: str | None) -> Project:
     async with ctx.db.read() as session:
-        org_id = None
-        if org_ref or not ids.is_id(ref):
-            org_id = (await organizations.default_for(session, principal, org_ref)).id
-        return to_schema(await resolve(session, principal, ref, org_id))
+        return to_schema(await find(session, principal, ref, org_ref))
 
 
-async def update(ctx: Context, principal: Principal, ref: str, body: ProjectUpdate) -> Project:
+async def update(
+    ctx: Context, principal: Principal, ref: str, body: ProjectUpdate, org_ref: str | None = None
+) -> Project:
     now = ctx.clock.now()
     async with ctx.db.write() as session:
-        row = await resolve(session, principal, ref)
+        row = await find(session, principal, ref, org_ref)
         if not principal.has_role(row.organization_id, "admin"):
             raise Forbidden("changing projects needs the admin or owner role")
         if body.repo_url is not None:
@@ -110,10 +130,10 @@ async def update(ctx: Context, principal: Principal, ref: str, body: ProjectUpda
         return to_schema(row)
 
 
-async def delete(ctx: Context, principal: Principal, ref: str) -> None:
+async def delete(ctx: Context, principal: Principal, ref: str, org_ref: str | None = None) -> None:
     now = ctx.clock.now()
     async with ctx.db.write() as session:
-        row = await resolve(session, principal, ref)
+        row = await find(session, principal, ref, org_ref)
         if not principal.has_role(row.organization_id, "admin"):
             raise Forbidden("deleting projects needs the admin or owner role")
         await session.delete(row)
