@@ -9,6 +9,7 @@ from roost.cli.commands import (
     devcontainer,
     dotfiles,
     env,
+    env_backup,
     env_runner,
     image,
     org,
@@ -49,8 +50,8 @@ for command in (
     cli.add_command(command)
 env.env.add_command(ssh.env_ssh)
 env.env.add_command(ports.ports)
-# env_runner and dotfiles add their commands to the env and user groups when imported
-_ = (dotfiles.dotfiles, env_runner.logs)
+# env_runner, env_backup and dotfiles add their commands to the env and user groups when imported
+_ = (dotfiles.dotfiles, env_runner.logs, env_backup.backup)
 
 
 def main() -> None:

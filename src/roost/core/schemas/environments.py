@@ -88,6 +88,9 @@ class EnvironmentSpec(Input):
     """Pin to a runner (id or name)."""
     region: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
+    backup_requested: int = Field(default=0, ge=0)
+    """Raised by one to ask for a backup now (``roost env backup ID``): the runner backs a
+    running environment up at once, and retries a stopped one's failed backup."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

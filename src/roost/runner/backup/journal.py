@@ -32,6 +32,8 @@ class Journal:
     """What restic said about the pending snapshot (size, files, duration), for the record."""
     last_backup_at: float = 0.0
     """Wall-clock time of the last recorded backup (periodic backups count from it)."""
+    backup_request: int = 0
+    """The last ``spec.backup_requested`` acted on (``roost env backup``)."""
 
 
 class JournalStore:

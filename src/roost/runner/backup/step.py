@@ -59,6 +59,8 @@ class Tracking:
     running: dict[str, Environment] = field(default_factory=dict)
     retry_at: dict[str, float] = field(default_factory=dict)
     retry_delay: dict[str, float] = field(default_factory=dict)
+    backup_now: dict[str, int] = field(default_factory=dict)
+    """Running environments whose user asked for a backup now, with the request's number."""
 
 
 def _keep_create_hooks(env: Environment, local: LocalEnv) -> None:
@@ -205,11 +207,16 @@ class BackupStep(Step):
         if not journal.local_files:  # running here, so its files are here (an adopted one too)
             journal.local_files = True
             self.engine.journals.save(journal)
+        if ctx.env.spec.backup_requested > journal.backup_request:
+            self.tracking.backup_now[ctx.env.id] = ctx.env.spec.backup_requested  # the loop's
 
     # -- stop -----------------------------------------------------------------------------------
 
     async def after_stop(self, ctx: StepContext) -> None:
+        """Each pass of a stopped environment: a failed backup is retried here too, so asking
+        for a backup (a spec change, so a pass) retries it now."""
         self.tracking.running.pop(ctx.env.id, None)
+        self.tracking.backup_now.pop(ctx.env.id, None)
         if ctx.env.status.runner_id not in (None, self.me.id):
             return  # a stale pass for an environment that is no longer ours
         async with self.lock(ctx.env.id):
@@ -287,6 +294,7 @@ class BackupStep(Step):
 
     async def on_remove(self, env_id: str, workspace: Path) -> None:
         self.tracking.running.pop(env_id, None)
+        self.tracking.backup_now.pop(env_id, None)
         self.tracking.retry_at.pop(env_id, None)
         self.tracking.retry_delay.pop(env_id, None)
         async with self.lock(env_id):
