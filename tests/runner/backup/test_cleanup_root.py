@@ -1,5 +1,6 @@
-"""A backup killed mid-way leaves restic's lock in the repository; the runner's next use of the
-repository removes it (root: the backup reads through idmapped views)."""
+"""What failures leave behind is cleaned up (root: backups read through idmapped views): a
+backup killed mid-way leaves restic's lock, which the runner's next use of the repository
+removes; a restore that fails leaves no staging."""
 
 import asyncio
 import os
@@ -13,6 +14,7 @@ import pytest
 from roost.core.schemas.backups import Backup, BackupAccess, BackupRecord
 from roost.core.schemas.environments import Environment
 from roost.runner.backup.engine import BackupEngine, EnvFiles
+from roost.runner.backup.errors import BackupError
 from roost.runner.backup.journal import JournalStore
 from roost.runner.backup.settings import BackupSettings
 
@@ -46,25 +48,46 @@ def killed_backup(repo: Path) -> None:
     proc.stdin.close()
 
 
-async def test_a_killed_backups_lock_is_gone_at_the_next_backup(tmp_path: Path) -> None:
-    repo = tmp_path / "backups" / "org-o"
-    await asyncio.to_thread(killed_backup, repo)
-    assert list((repo / "locks").iterdir())  # what the kill left
+def engine_for(tmp_path: Path) -> BackupEngine:
     settings = BackupSettings(work_dir=tmp_path / "work", repository=str(tmp_path / "backups"))
     journals = JournalStore(tmp_path / "journal")
-    engine = BackupEngine(settings, Plane(), tmp_path / "envs", journals)  # type: ignore[arg-type]
-    workspace = tmp_path / "ws"
-    workspace.mkdir()
-    (workspace / "note").write_text("kept\n")
+    return BackupEngine(settings, Plane(), tmp_path / "envs", journals)  # type: ignore[arg-type]
+
+
+def an_env() -> Environment:
     now = datetime.now(UTC).isoformat()
-    env = Environment.model_validate({
+    return Environment.model_validate({
         "metadata": {"id": "e1", "name": "e", "organization_id": "o", "owner_id": "u",
                      "created_at": now, "updated_at": now},
         "spec": {}, "status": {},
     })  # fmt: skip
+
+
+async def test_a_killed_backups_lock_is_gone_at_the_next_backup(tmp_path: Path) -> None:
+    repo = tmp_path / "backups" / "org-o"
+    await asyncio.to_thread(killed_backup, repo)
+    assert list((repo / "locks").iterdir())  # what the kill left
+    engine = engine_for(tmp_path)
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "note").write_text("kept\n")
+    env = an_env()
 
     async def report(*args: object, **details: object) -> None:
         return None
 
     await engine.back_up(env, EnvFiles(workspace=workspace, id_base=None), "stop", report)
     assert list((repo / "locks").iterdir()) == []
+
+
+async def test_a_failed_restore_leaves_no_staging(tmp_path: Path) -> None:
+    """Regression: a failed restore left its staging (1.4 GB in the fault trial)."""
+    repo = tmp_path / "backups" / "org-o"
+    await asyncio.to_thread(killed_backup, repo)  # any repository will do
+    engine = engine_for(tmp_path)
+    gone = Backup(id="f" * 64, environment_id="e1", organization_id="o", repository="org-o",
+                  location=engine.settings.location, created_at=datetime.now(UTC))  # fmt: skip
+    access = BackupAccess(repository="org-o", password=PASSWORD, latest=gone)
+    with pytest.raises(BackupError):
+        await engine.restore(an_env(), access, tmp_path / "ws", 1 << 24)
+    assert not (engine.work("e1") / "stage").exists()
