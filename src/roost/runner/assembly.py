@@ -137,6 +137,7 @@ class Assembly:
             self.config, client, runner_id, self.driver, self.driver.root, self.ids,
             self.state, self.images, parts.reporter, parts.workspaces,
         )  # fmt: skip
+        self.backups.step.disk_problem = self._disk_problem
         # First: a restore comes before any content (a restored workspace is not cloned again).
         parts.steps.insert(0, self.backups.step)
         disks = DiskStep(self._disks_for)  # after a restore, before content: files on the disk
@@ -183,6 +184,12 @@ class Assembly:
             for env_id, why in disks.healths().items():
                 found[env_id] = found.get(env_id) or why
         return found
+
+    def _disk_problem(self, env_id: str) -> str | None:
+        for disks in self._all_disks():
+            if (why := disks.health(env_id)) is not None:
+                return why
+        return None
 
     def disk_capacity_gib(self) -> int | None:
         """The quotas this runner can back (``runner/disks/space.py``); None without disks.

@@ -84,6 +84,14 @@ async def test_a_full_runner_disk_fails_the_environment_at_once_and_heals(
             filler.unlink()
             await plane.admin.post(f"/api/v1/environments/{env_id}/stop")
             await until_phase(plane, env_id, "stopped")
+            # never a backup of a disk that lost writes (it saved a zero-filled file once)
+            status = (await plane.admin.get(f"/api/v1/environments/{env_id}")).json()["status"]
+            assert (
+                "not backed up: the environment's disk failed"
+                in (status["conditions"]["backup"]["message"])
+            )
+            backups = await plane.admin.get(f"/api/v1/environments/{env_id}/backups")
+            assert backups.json() == []
             await plane.admin.post(f"/api/v1/environments/{env_id}/start")
             await wait_phase(plane, env_id, "running")
             code, out, _ = await sh(plane, env_id, "echo ok > /after && cat /after")

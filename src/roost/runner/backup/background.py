@@ -148,6 +148,7 @@ class BackupLoop:
                 journal.backup_request = max(journal.backup_request, request)
                 self.engine.journals.save(journal)
             try:
+                self.step.check_disk(env_id)
                 backup = await self.engine.back_up(env, files, "periodic", report)
             except BackupError as exc:
                 previous = self.engine.journals.load(env_id).snapshot

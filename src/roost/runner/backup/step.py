@@ -87,6 +87,9 @@ class BackupStep(Step):
         self.images = images
         self.me = identity
         self.tracking = Tracking()
+        self.disk_problem: Callable[[str], str | None] = lambda env_id: None
+        """What is wrong with an environment's disk (set by the assembly): a failed disk is not
+        backed up, so a good backup is never superseded by files whose last writes were lost."""
         self._locks: dict[str, asyncio.Lock] = {}
         self._clock = clock or time.monotonic
 
@@ -236,6 +239,7 @@ class BackupStep(Step):
             await self._release(env, journal.snapshot)
             return
         try:
+            self.check_disk(env.id)
             backup = await self.engine.back_up(env, files, "stop", report)
         except BackupError as exc:
             await self._failed(env, exc, report)
@@ -247,6 +251,11 @@ class BackupStep(Step):
         self.engine.journals.save(journal)
         await report("ready", self._summary(backup), **details(backup))
         await self._release(env, backup.id)
+
+    def check_disk(self, env_id: str) -> None:
+        why = self.disk_problem(env_id)
+        if why is not None:
+            raise BackupError("disk", f"not backed up: {why}")
 
     @staticmethod
     def _summary(backup: Backup) -> str:
