@@ -200,7 +200,7 @@ class Assembly:
 
     def _count_disk_capacity(self) -> int | None:
         every = self._all_disks()
-        return space.capacity_gib(every[0].images) if every else None
+        return space.capacity_gib(every[0].images, every[0].host) if every else None
 
     def attach_wake(self, wake: Callable[[str], None]) -> None:
         self.wake = wake
@@ -279,7 +279,8 @@ def _disks(config: RunnerConfig, root: Path) -> Disks | None:
         )
         raise HostCheckFailed(HostReport(problems=[problem]))
     data = config.data_dir
-    return Disks(data / "disks", root, data / "workspaces")
+    host = space.HostDisks(config.ids_dir / "disks", config.name)  # host-wide, like the ids
+    return Disks(data / "disks", root, data / "workspaces", host)
 
 
 def _sandbox_driver(config: RunnerConfig, init: Path) -> SandboxDriver | None:
