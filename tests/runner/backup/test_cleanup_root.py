@@ -32,15 +32,22 @@ class Plane:
                       created_at=datetime.now(UTC))  # fmt: skip
 
 
-def killed_backup(repo: Path) -> None:
-    """A ``restic backup`` that holds its lock (waiting on stdin), killed like a runner."""
+def killed_backup(repo: Path, data_mib: int = 0) -> None:
+    """A ``restic backup`` that holds its lock (waiting on stdin), killed like a runner --
+    after writing packs of ``data_mib`` of random data, if asked."""
     env = {**os.environ, "RESTIC_PASSWORD": PASSWORD, "RESTIC_REPOSITORY": str(repo)}
     subprocess.run(["restic", "init", "--repository-version", "2"], env=env, check=True,
                    capture_output=True)  # fmt: skip
     argv = ["restic", "backup", "--stdin", "--stdin-filename", "x"]
     proc = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    assert proc.stdin is not None
+    proc.stdin.write(os.urandom(data_mib << 20))
+    proc.stdin.flush()
     deadline = time.monotonic() + 30
-    while not any((repo / "locks").iterdir()) and time.monotonic() < deadline:
+    while time.monotonic() < deadline and not (
+        any("-tmp-" not in p.name for p in (repo / "locks").iterdir())  # written, not half
+        and (not data_mib or packs(repo))
+    ):
         time.sleep(0.05)
     proc.kill()
     proc.wait()
@@ -91,3 +98,29 @@ async def test_a_failed_restore_leaves_no_staging(tmp_path: Path) -> None:
     with pytest.raises(BackupError):
         await engine.restore(an_env(), access, tmp_path / "ws", 1 << 24)
     assert not (engine.work("e1") / "stage").exists()
+
+
+def packs(repo: Path) -> set[str]:
+    return {p.name for p in (repo / "data").glob("*/*") if "-tmp-" not in p.name}
+
+
+async def test_a_killed_backups_orphan_packs_are_reclaimed(tmp_path: Path) -> None:
+    """Regression: a runner killed mid-backup left packs no snapshot references."""
+    repo = tmp_path / "backups" / "org-o"
+    await asyncio.to_thread(killed_backup, repo, 40)
+    orphans = packs(repo)
+    assert orphans  # what the kill left
+    engine = engine_for(tmp_path)
+    journal = engine.journals.load("e1")
+    journal.writing = True  # as the killed runner left it
+    engine.journals.save(journal)
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "note").write_text("kept\n")
+
+    async def report(*args: object, **details: object) -> None:
+        return None
+
+    await engine.back_up(an_env(), EnvFiles(workspace=workspace, id_base=None), "stop", report)
+    assert not orphans & packs(repo)
+    assert engine.journals.load("e1").writing is False
