@@ -168,3 +168,26 @@ async def test_backups_of_a_deleted_environment_go_after_the_retention(plane: Pl
     done = await r.api.post(deletions, json={"snapshots": [snap(1)]})
     assert done.status_code == 204, done.text
     assert (await r.api.get(deletions)).json()["items"] == []
+
+
+async def test_a_backup_can_be_asked_for_now_by_whoever_may_stop(plane: PlaneHarness) -> None:
+    """``roost env backup ID``: a failed backup had no retry but its back-off timer."""
+    r = await runner(plane, "r1")
+    env_id = (await env_on(plane, r))["metadata"]["id"]
+    path = f"/api/v1/environments/{env_id}/backup"
+    asked = await plane.admin.post(path)
+    assert asked.status_code == 200, asked.text
+    assert asked.json()["spec"]["backup_requested"] == 1
+    assert (await plane.admin.post(path)).json()["spec"]["backup_requested"] == 2
+    stranger = await plane.user("stranger")
+    assert (await stranger.post(path)).status_code == 404
+    assert (await r.api.post(path)).status_code == 404  # runners do not change specs
+    await record(r, env_id, 1)
+    await plane.admin.post(f"/api/v1/environments/{env_id}/stop")
+    r.version = 0
+    await r.watch()
+    await r.api.post(f"/api/v1/environments/{env_id}/release", json={"snapshot": snap(1)})
+    released = await plane.admin.post(path)
+    assert released.status_code == 409, released.text
+    assert "nothing to back up" in released.json()["error"]["message"]
+    assert snap(1)[:8] in released.json()["error"]["message"]

@@ -12,6 +12,7 @@ from roost.cli.commands import (
     devcontainer,
     dotfiles,
     env,
+    env_backup,
     env_move,
     env_runner,
     image,
@@ -56,12 +57,13 @@ for command in (
     cli.add_command(command)
 env.env.add_command(ssh.env_ssh)
 env.env.add_command(ports.ports)
-# env_runner, env_move, dotfiles, ssh_proxy, admin_edit add their commands to their groups when
-# imported
+# env_runner, env_move, env_backup, dotfiles, ssh_proxy, admin_edit add their commands to their
+# groups when imported
 _ = (
     dotfiles.dotfiles,
     env_runner.logs,
     env_move.move,
+    env_backup.backup,
     ssh_proxy.ssh_proxy,
     admin_edit.class_update,
 )

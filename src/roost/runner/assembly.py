@@ -139,6 +139,7 @@ class Assembly:
             self.config, client, runner_id, self.driver, self.driver.root, self.ids,
             self.state, self.images, parts.reporter, parts.workspaces,
         )  # fmt: skip
+        self.backups.step.disk_problem = self._disk_problem
         # First: a restore comes before any content (a restored workspace is not cloned again).
         parts.steps.insert(0, self.backups.step)
         disks = DiskStep(self._disks_for)  # after a restore, before content: files on the disk
@@ -189,6 +190,12 @@ class Assembly:
                 found[env_id] = found.get(env_id) or why
         return found
 
+    def _disk_problem(self, env_id: str) -> str | None:
+        for disks in self._all_disks():
+            if (why := disks.health(env_id)) is not None:
+                return why
+        return None
+
     def disk_capacity_gib(self) -> int | None:
         """The quotas this runner can back (``runner/disks/space.py``); None without disks.
         Counted by the disk watch every few seconds."""
@@ -198,7 +205,7 @@ class Assembly:
 
     def _count_disk_capacity(self) -> int | None:
         every = self._all_disks()
-        return space.capacity_gib(every[0].images) if every else None
+        return space.capacity_gib(every[0].images, every[0].host) if every else None
 
     def attach_wake(self, wake: Callable[[str], None]) -> None:
         self.wake = wake
@@ -278,7 +285,8 @@ def _disks(config: RunnerConfig, root: Path) -> Disks | None:
         )
         raise HostCheckFailed(HostReport(problems=[problem]))
     data = config.data_dir
-    return Disks(data / "disks", root, data / "workspaces")
+    host = space.HostDisks(config.ids_dir / "disks", config.name)  # host-wide, like the ids
+    return Disks(data / "disks", root, data / "workspaces", host)
 
 
 def _sandbox_driver(config: RunnerConfig, init: Path) -> SandboxDriver | None:

@@ -84,6 +84,14 @@ async def test_a_full_runner_disk_fails_the_environment_at_once_and_heals(
             filler.unlink()
             await plane.admin.post(f"/api/v1/environments/{env_id}/stop")
             await until_phase(plane, env_id, "stopped")
+            # never a backup of a disk that lost writes (it saved a zero-filled file once)
+            status = (await plane.admin.get(f"/api/v1/environments/{env_id}")).json()["status"]
+            assert (
+                "not backed up: the environment's disk failed"
+                in (status["conditions"]["backup"]["message"])
+            )
+            backups = await plane.admin.get(f"/api/v1/environments/{env_id}/backups")
+            assert backups.json() == []
             await plane.admin.post(f"/api/v1/environments/{env_id}/start")
             await wait_phase(plane, env_id, "running")
             code, out, _ = await sh(plane, env_id, "echo ok > /after && cat /after")
@@ -101,3 +109,27 @@ async def until_phase(plane: PlaneHarness, env_id: str, phase: str, timeout: flo
             return
         await asyncio.sleep(0.25)
     raise AssertionError(f"not {phase}: {doc['status']}")
+
+
+def test_runners_sharing_a_filesystem_count_each_others_disks(tmp_path: Path) -> None:
+    """Two runners of one host, their data on one filesystem: each sees the same free space,
+    so without counting the other's promises both would promise it."""
+    with small_fs(tmp_path, 3 << 10) as fs:
+        every = []
+        for name in ("r1", "r2"):
+            host = space.HostDisks(fs / "ids" / "disks", name)
+            d = fs / name
+            every.append(Disks(d / "disks", d / "envs", d / "workspaces", host))
+        one, two = every
+        try:
+            one.ensure("e1", 1)
+            two.ensure("e2", 1)
+            assert space.capacity_gib(one.images, one.host) == 1  # its own; no room for more
+            with pytest.raises(space.NoRoom):
+                one.ensure("e3", 1)
+            two.remove("e2")
+            one.ensure("e3", 1)
+        finally:
+            for d in every:
+                for env_id in d.list():
+                    d.remove(env_id)

@@ -101,6 +101,9 @@ class EnvironmentSpec(Input):
     region: str | None = None
     env: dict[str, str] = Field(default_factory=dict, max_length=256)
     """At most 256 variables of 64 KiB together (``_env_size``)."""
+    backup_requested: int = Field(default=0, ge=0, le=2**62)
+    """Raised by one to ask for a backup now (``roost env backup ID``): the runner backs a
+    running environment up at once, and retries a stopped one's failed backup."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

@@ -9,6 +9,7 @@
   start restores.
 * **Retries** of backups at stop that failed (a full target, a busy repository), with backoff,
   until one succeeds and the environment is released.
+* **Backups asked for** (``roost env backup ID``) of running environments, at once.
 * **Deletions**: the plane keeps the to-do list of snapshots past their retention (environments
   deleted, snapshots superseded); any runner at their location forgets them and confirms, so
   they go even when the runner that made them is gone. ``prune`` (which reclaims the space and
@@ -76,6 +77,11 @@ class BackupLoop:
         for env_id, due in list(self.step.tracking.retry_at.items()):
             if due <= now and env_id not in self.busy:
                 self._spawn(env_id, self.retry_stop(env_id))
+        for env_id, request in list(self.step.tracking.backup_now.items()):
+            if env_id not in self.busy:  # asked for now (``roost env backup``)
+                del self.step.tracking.backup_now[env_id]
+                self.next_periodic[env_id] = now + self.settings.interval_seconds
+                self._spawn(env_id, self.periodic(env_id, request))
         interval = self.settings.interval_seconds
         running = self.step.tracking.running
         for env_id in [e for e in self.next_periodic if e not in running]:
@@ -126,7 +132,8 @@ class BackupLoop:
                 return
             await self.step.stop_backup(env, self.step.files_of(env_id), self._reporter(env))
 
-    async def periodic(self, env_id: str) -> None:
+    async def periodic(self, env_id: str, request: int = 0) -> None:
+        """A backup of a running environment: on the timer, or asked for (``request``)."""
         async with self.limit, self.step.lock(env_id):
             env = await self._fresh(env_id)
             if env is None or env.spec.desired_phase != "running":
@@ -136,7 +143,12 @@ class BackupLoop:
                 return
             files = self.step.files_of(env_id)
             report = self._reporter(env)
+            if request:  # acted on, whatever the outcome: asking again is another request
+                journal = self.engine.journals.load(env_id)
+                journal.backup_request = max(journal.backup_request, request)
+                self.engine.journals.save(journal)
             try:
+                self.step.check_disk(env_id)
                 backup = await self.engine.back_up(env, files, "periodic", report)
             except BackupError as exc:
                 previous = self.engine.journals.load(env_id).snapshot

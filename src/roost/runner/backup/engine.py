@@ -122,10 +122,18 @@ class BackupEngine:
             self._opened.add(repo.url)
         snapshot, summary = journal.pending, journal.pending_summary
         if snapshot is None or kind != "stop":
+            if journal.writing:  # the last backup here was killed mid-write
+                await self._reclaim(repo, env.id, report)
             sources = self._sources(env.id, files, access.keep_writable_layer)
             what = " and ".join(sources)
             await report("progressing", f"backing up the {what}", previous=previous)
-            snapshot, summary = await self._write(repo, env.id, sources, previous, kind)
+            journal.writing = True
+            self.journals.save(journal)
+            try:
+                snapshot, summary = await self._write(repo, env.id, sources, previous, kind)
+            finally:  # failed or done, not killed: restic removed its own lock
+                journal.writing = False
+                self.journals.save(journal)
             if kind == "stop":
                 journal.pending, journal.pending_summary = snapshot, summary
                 self.journals.save(journal)
@@ -143,6 +151,19 @@ class BackupEngine:
         journal.snapshot, journal.last_backup_at = backup.id, time.time()
         self.journals.save(journal)
         return backup
+
+    async def _reclaim(self, repo: Repository, env_id: str, report: Report) -> None:
+        """A backup killed mid-write left packs no snapshot references: ``restic prune``
+        reclaims them (it takes the repository's exclusive lock; other backups wait or retry).
+        Never fatal: the daily prune would get them too."""
+        await report("progressing", "reclaiming the space of a backup that was interrupted")
+        try:
+            await repo.prune()
+        except BackupError as exc:
+            log.warning("%s: prune after an interrupted backup: %s", env_id, exc.message)
+        journal = self.journals.load(env_id)
+        journal.writing = False
+        self.journals.save(journal)
 
     def _sources(
         self, env_id: str, files: EnvFiles, keep_layer: bool

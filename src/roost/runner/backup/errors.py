@@ -8,6 +8,7 @@ restic reports failures as text on stderr; :func:`classify` turns that text into
     unreachable     yes, with backoff           the repository cannot be reached
     plane           yes, with backoff           the plane cannot be reached (not the repository)
     elsewhere       no                          the backup is at a location this runner lacks
+    disk            yes (after a repair)        the environment's disk failed: not backed up
     full            yes, after the user acts    the backup target is full
     corrupted       no: the backup is unusable  "backup corrupted", which snapshot, what to do
     missing         no                          the expected snapshot is not in the repository
@@ -22,7 +23,7 @@ wrote, and Roost forgets a snapshot only after a newer one is verified.
 
 from roost.core.errors import RoostError
 
-RETRYABLE = frozenset({"locked", "unreachable", "plane", "full", "incomplete", "failed"})
+RETRYABLE = frozenset({"locked", "unreachable", "plane", "full", "incomplete", "failed", "disk"})
 
 _PATTERNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("locked", ("repository is already locked",)),

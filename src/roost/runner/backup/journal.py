@@ -32,6 +32,11 @@ class Journal:
     """What restic said about the pending snapshot (size, files, duration), for the record."""
     last_backup_at: float = 0.0
     """Wall-clock time of the last recorded backup (periodic backups count from it)."""
+    writing: bool = False
+    """restic is writing a backup (set before, cleared after): found set, the runner was killed
+    mid-write and the packs it wrote belong to no snapshot (the next backup prunes first)."""
+    backup_request: int = 0
+    """The last ``spec.backup_requested`` acted on (``roost env backup``)."""
 
 
 class JournalStore:

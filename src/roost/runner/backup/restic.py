@@ -249,6 +249,9 @@ class Repository:
         )
         return int(_last_json(result.stdout, None).get("total_size", 0))
 
+    async def prune(self) -> None:
+        await self.run("prune", what="reclaiming unreferenced data")
+
     async def unlock(self) -> None:
         """Remove stale locks (of killed processes); never fatal."""
         with contextlib.suppress(BackupError):

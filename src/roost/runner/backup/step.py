@@ -59,6 +59,8 @@ class Tracking:
     running: dict[str, Environment] = field(default_factory=dict)
     retry_at: dict[str, float] = field(default_factory=dict)
     retry_delay: dict[str, float] = field(default_factory=dict)
+    backup_now: dict[str, int] = field(default_factory=dict)
+    """Running environments whose user asked for a backup now, with the request's number."""
 
 
 def _keep_create_hooks(env: Environment, local: LocalEnv) -> None:
@@ -85,6 +87,9 @@ class BackupStep(Step):
         self.images = images
         self.me = identity
         self.tracking = Tracking()
+        self.disk_problem: Callable[[str], str | None] = lambda env_id: None
+        """What is wrong with an environment's disk (set by the assembly): a failed disk is not
+        backed up, so a good backup is never superseded by files whose last writes were lost."""
         self._locks: dict[str, asyncio.Lock] = {}
         self._clock = clock or time.monotonic
 
@@ -209,11 +214,16 @@ class BackupStep(Step):
         if not journal.local_files:  # running here, so its files are here (an adopted one too)
             journal.local_files = True
             self.engine.journals.save(journal)
+        if ctx.env.spec.backup_requested > journal.backup_request:
+            self.tracking.backup_now[ctx.env.id] = ctx.env.spec.backup_requested  # the loop's
 
     # -- stop -----------------------------------------------------------------------------------
 
     async def after_stop(self, ctx: StepContext) -> None:
+        """Each pass of a stopped environment: a failed backup is retried here too, so asking
+        for a backup (a spec change, so a pass) retries it now."""
         self.tracking.running.pop(ctx.env.id, None)
+        self.tracking.backup_now.pop(ctx.env.id, None)
         if ctx.env.status.runner_id not in (None, self.me.id):
             return  # a stale pass for an environment that is no longer ours
         async with self.lock(ctx.env.id):
@@ -232,6 +242,7 @@ class BackupStep(Step):
             await self._release(env, journal.snapshot)
             return
         try:
+            self.check_disk(env.id)
             backup = await self.engine.back_up(env, files, "stop", report)
         except BackupError as exc:
             await self._failed(env, exc, report)
@@ -243,6 +254,11 @@ class BackupStep(Step):
         self.engine.journals.save(journal)
         await report("ready", self._summary(backup), **details(backup))
         await self._release(env, backup.id)
+
+    def check_disk(self, env_id: str) -> None:
+        why = self.disk_problem(env_id)
+        if why is not None:
+            raise BackupError("disk", f"not backed up: {why}")
 
     @staticmethod
     def _summary(backup: Backup) -> str:
@@ -290,6 +306,7 @@ class BackupStep(Step):
 
     async def on_remove(self, env_id: str, workspace: Path) -> None:
         self.tracking.running.pop(env_id, None)
+        self.tracking.backup_now.pop(env_id, None)
         self.tracking.retry_at.pop(env_id, None)
         self.tracking.retry_delay.pop(env_id, None)
         async with self.lock(env_id):

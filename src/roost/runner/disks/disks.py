@@ -88,11 +88,15 @@ def mount_source(mountpoint: Path) -> Path | None:
 
 
 class Disks:
-    def __init__(self, images: Path, envs: Path, workspaces: Path) -> None:
+    def __init__(
+        self, images: Path, envs: Path, workspaces: Path, host: space.HostDisks | None = None
+    ) -> None:
         self.images = images
         self.envs = envs
         self.workspaces = workspaces
         self.images.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.host = host or space.HostDisks(images / ".host", "local")
+        """Every runner's disks on this host (``space.py``): what their promises share."""
 
     def image(self, env_id: str) -> Path:
         return self.images / f"{env_id}.img"
@@ -112,8 +116,9 @@ class Disks:
         mounted = os.path.ismount(mountpoint)
         if not mounted:
             if not image.exists():
-                space.check(self.images, env_id, size_gib << 30)  # never an unbacked promise
+                space.check(self.images, env_id, size_gib << 30, self.host)  # always backed
                 self._make(image, ext4.image_bytes(size_gib))
+                self.host.add(env_id, image)
             self._mount_adopting(env_id, image, mountpoint)
         self._bind_workspace(env_id)
         return self._fit(env_id, size_gib) if refit or not mounted else None
@@ -185,7 +190,7 @@ class Disks:
             raise DiskError(f"cannot find the loop device of {mountpoint}")
         quota = size_gib << 30
         if quota > space.quota_of(image):
-            space.check(self.images, env_id, quota)  # a bigger quota is a bigger promise
+            space.check(self.images, env_id, quota, self.host)  # a bigger promise
         if not ext4.set_quota(mountpoint, device.name, image, quota):
             try:
                 self._grow_image(image, device, mountpoint, ext4.image_bytes(size_gib))
@@ -228,6 +233,7 @@ class Disks:
             _umount(staging)
             staging.rmdir()
         image = self.image(env_id)
+        self.host.remove(env_id)
         for path in (image, self.images / f".{env_id}.img.tmp", space.quota_file(image)):
             path.unlink(missing_ok=True)
 

@@ -35,6 +35,12 @@ async def record_backup(ctx: Ctx, who: Auth, env_id: str, body: BackupRecord) ->
     return await backups.record(ctx, who, env_id, body)
 
 
+@router.post("/environments/{env_id}/backup")
+async def request_backup(ctx: Ctx, who: Auth, env_id: str) -> Environment:
+    """Back the environment up now (a running one), or retry its failed backup (a stopped one)."""
+    return await backups.request(ctx, who, env_id)
+
+
 @router.post("/environments/{env_id}/release")
 async def release_environment(ctx: Ctx, who: Auth, env_id: str, body: BackupRelease) -> Environment:
     """For the environment's runner: all it holds is in ``snapshot``; unassign it."""

@@ -15,6 +15,10 @@ The plane never touches backup data -- runners run restic next to the files. It 
   plane unassigns the environment only if S is its latest recorded backup and it should not run
   here -- so an environment is never without a runner unless its work is in a verified backup.
 
+**Backup now** (``request``): a user raises ``spec.backup_requested``; the environment's runner
+backs a running environment up at once, or retries a stopped one's failed backup instead of
+waiting for its back-off.
+
 Deletion after retention is in :mod:`roost.server.services.backup_retention`.
 """
 
@@ -259,3 +263,26 @@ async def list_for_environment(ctx: Context, principal: Principal, env_id: str) 
             .order_by(BackupRow.seq.desc())
         )
         return [to_schema(r) for r in rows]
+
+
+async def request(ctx: Context, principal: Principal, env_id: str) -> Environment:
+    """Ask the environment's runner for a backup now (authorized like stop)."""
+    now = ctx.clock.now()
+    async with ctx.db.write() as session:
+        row = await environments.load(session, principal, env_id, for_update=True)
+        if principal.kind == "runner":
+            raise NotFound("runners do not change specs")
+        if row.runner_id is None or row.desired_phase == "deleted":
+            last = await latest(session, env_id)
+            where = f"its work is in backup {last.id[:8]}" if last else "it has no files yet"
+            raise Conflict(
+                f"environment {env_id} is on no runner ({where}): nothing to back up",
+                code="nothing_to_back_up",
+            )
+        spec = EnvironmentSpec.model_validate(row.spec)
+        spec.backup_requested += 1
+        environments.replace_spec(row, spec)
+        await environments.emit(session, row, now, "MODIFIED")
+        audit.record(session, now, principal, "environment.backup", "environment", env_id,
+                     organization_id=row.organization_id)  # fmt: skip
+        return environments.to_schema(row)
