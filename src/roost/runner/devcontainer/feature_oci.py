@@ -21,7 +21,7 @@ import tarfile
 from pathlib import Path
 
 from roost.core.errors import PermanentError
-from roost.runner.images import ImageError
+from roost.runner.images import ImageError, safetar
 from roost.runner.images.refs import normalize_ref
 from roost.runner.images.registry import RegistryClient
 
@@ -97,7 +97,7 @@ def _extract(blob: Path, dest: Path, user_id: str) -> None:
     """The ``data`` filter: no absolute paths, no ``..``, no links out, no devices."""
     try:
         with tarfile.open(blob) as tar:
-            tar.extractall(dest, filter="data")
+            safetar.extract_all(tar, dest)
     except (tarfile.TarError, OSError) as exc:
         raise FeatureError(f"feature '{user_id}': its layer is not a valid tar ({exc})") from None
     if not (dest / "devcontainer-feature.json").is_file():

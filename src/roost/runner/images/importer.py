@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Literal
 
+from roost.runner.images import safetar
 from roost.runner.images.archives import import_docker_archive, import_oci_layout
 from roost.runner.images.blobs import file_digest
 from roost.runner.images.errors import ImageError
@@ -117,7 +118,7 @@ def extract_archive(path: Path, dest: Path) -> None:
     with tempfile.TemporaryFile() as errors, decompressed(path, errors, str(path)) as stream:
         try:
             with _open_tar(stream, path) as tar:
-                tar.extractall(dest, filter="data")
+                safetar.extract_all(tar, dest)
         except (tarfile.TarError, OSError) as e:
             raise ImageError(f"cannot unpack archive {path}: {e}") from e
 
