@@ -13,6 +13,7 @@ from fastapi.responses import PlainTextResponse
 
 from roost import __version__
 from roost.core.clock import Clock, SystemClock
+from roost.server import metrics as plane_metrics
 from roost.server.api import (
     access,
     activity,
@@ -37,6 +38,7 @@ from roost.server.controllers.backups import mark_orphaned_backups_forever
 from roost.server.controllers.housekeeping import prune_events_forever
 from roost.server.controllers.idle import IdleStop
 from roost.server.controllers.lifecycle import Lifecycle
+from roost.server.controllers.loop import Controller
 from roost.server.controllers.runner_health import RunnerHealth
 from roost.server.controllers.scheduler import Scheduler
 from roost.server.services import bootstrap, crypto, events
@@ -75,6 +77,7 @@ class Plane:
     ctx: Context
     admin_token_path: Path | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    controllers: list[Controller] = field(default_factory=list)
 
 
 async def start_plane(settings: Settings, clock: Clock, *, controllers: bool = True) -> Plane:
@@ -91,7 +94,8 @@ async def start_plane(settings: Settings, clock: Clock, *, controllers: bool = T
     plane = Plane(ctx=ctx, admin_token_path=await bootstrap.ensure_initialized(ctx))
     crypto.box(settings.data_dir)  # the secrets master key: loaded, or made at first start
     if controllers:
-        for controller in (Scheduler(ctx), Lifecycle(ctx), RunnerHealth(ctx), IdleStop(ctx)):
+        plane.controllers = [Scheduler(ctx), Lifecycle(ctx), RunnerHealth(ctx), IdleStop(ctx)]
+        for controller in plane.controllers:
             plane.tasks.append(asyncio.create_task(controller.run_forever(), name=controller.name))
         plane.tasks.append(asyncio.create_task(prune_events_forever(ctx), name="prune-events"))
         plane.tasks.append(
@@ -126,6 +130,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         plane = await start_plane(settings, clock or SystemClock(), controllers=controllers)
+        plane.ctx.hub.on_delivery = metrics.watch_lag.observe
         app.state.plane = plane
         app.state.ctx = plane.ctx
         try:
@@ -142,6 +147,7 @@ def create_app(
         redoc_url=None,
     )
     errors.install(app)
+    metrics = plane_metrics.install(app)
     for module in ROUTERS:
         app.include_router(module.router)
 
