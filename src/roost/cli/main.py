@@ -7,6 +7,7 @@ import click
 from roost import __version__
 from roost.cli.commands import (
     devcontainer,
+    doctor,
     dotfiles,
     env,
     env_runner,
@@ -45,6 +46,7 @@ for command in (
     ssh.ssh_key,
     ssh.config_ssh,
     secret.secret,
+    doctor.doctor,
 ):
     cli.add_command(command)
 env.env.add_command(ssh.env_ssh)
