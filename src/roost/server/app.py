@@ -93,6 +93,7 @@ async def start_plane(settings: Settings, clock: Clock, *, controllers: bool = T
     ctx = Context(db=db, clock=clock, settings=settings, hub=hub)
     plane = Plane(ctx=ctx, admin_token_path=await bootstrap.ensure_initialized(ctx))
     crypto.box(settings.data_dir)  # the secrets master key: loaded, or made at first start
+    log.info("plane ready on %s", "SQLite" if db.is_sqlite else "PostgreSQL")
     if controllers:
         plane.controllers = [Scheduler(ctx), Lifecycle(ctx), RunnerHealth(ctx), IdleStop(ctx)]
         for controller in plane.controllers:
