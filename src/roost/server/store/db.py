@@ -15,6 +15,7 @@ until it returns. Connections are checked before use (``pool_pre_ping``), so the
 after an outage does not inherit a dead pooled connection.
 """
 
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -50,20 +51,19 @@ def is_unavailable(exc: BaseException) -> bool:
         if exc.connection_invalidated:
             return True
         exc = exc.orig if exc.orig is not None else exc
-    if isinstance(exc, sqlalchemy.exc.TimeoutError | OSError | TimeoutError):
+    if isinstance(exc, sqlalchemy.exc.TimeoutError | ConnectionError | TimeoutError):
         return True  # pool exhausted while connections hang; refused or reset connections
-    name = type(exc).__name__
+    if isinstance(exc, socket.gaierror):
+        return True  # the database's host name does not resolve (DNS down)
     # asyncpg's own classes (wrapped by SQLAlchemy's adapter): the server is shutting down,
     # starting, or the connection dropped.
-    return name in {
+    return type(exc).__name__ in {
         "CannotConnectNowError",
         "ConnectionDoesNotExistError",
         "ConnectionFailureError",
         "AdminShutdownError",
         "CrashShutdownError",
-        "InterfaceError",
-        "InternalClientError",
-    } or ("connection" in str(exc).lower() and "closed" in str(exc).lower())
+    }
 
 
 def normalize_url(url: str) -> str:
