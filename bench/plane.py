@@ -118,18 +118,27 @@ async def act(http: httpx.AsyncClient, headers: dict[str, str], env: dict[str, A
 # --- the user load ------------------------------------------------------------------------
 
 
-async def seed(http: httpx.AsyncClient, count: int) -> list[str]:
+async def seed(http: httpx.AsyncClient, count: int) -> tuple[list[str], int]:
+    """Create ``count`` environments, 32 at a time; returns their ids and how many failed."""
     ids: list[str] = []
+    failed = 0
     sem = asyncio.Semaphore(32)
 
     async def one(i: int) -> None:
+        nonlocal failed
         async with sem:
-            r = await http.post("/api/v1/environments", json={"name": f"seed-{i}"})
+            try:
+                r = await http.post("/api/v1/environments", json={"name": f"seed-{i}"})
+            except httpx.HTTPError:
+                failed += 1
+                return
             if r.status_code == 201:
                 ids.append(r.json()["metadata"]["id"])
+            else:
+                failed += 1
 
     await asyncio.gather(*(one(i) for i in range(count)))
-    return ids
+    return ids, failed
 
 
 async def request(http: httpx.AsyncClient, kind: str, ids: list[str], n: int) -> int:
@@ -221,10 +230,11 @@ async def user_side(url: str, headers: dict[str, str], args: argparse.Namespace)
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30, limits=limits) as http:
         await asyncio.sleep(5)  # runners register
         began = time.perf_counter()
-        ids = await seed(http, args.envs)
+        ids, failed = await seed(http, args.envs)
         seeded = time.perf_counter() - began
         steps = [await load(http, ids, rate, args.seconds) for rate in args.rates]
-    return {"seeded": len(ids), "seed_seconds": round(seeded, 1), "rates": steps}
+    return {"seeded": len(ids), "seed_errors": failed, "seed_seconds": round(seeded, 1),
+            "rates": steps}  # fmt: skip
 
 
 def main() -> None:
