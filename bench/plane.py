@@ -82,11 +82,11 @@ async def runner_loop(
     headers = {"Authorization": runner["auth"]}
     version, next_beat = 0, 0.0
     while not stop.is_set():
-        if time.monotonic() >= next_beat:
-            await http.post(f"/api/v1/runners/{runner['id']}/heartbeat",
-                            json={"info": {"capacity": CAPACITY}}, headers=headers)  # fmt: skip
-            next_beat = time.monotonic() + 5
         try:
+            if time.monotonic() >= next_beat:
+                await http.post(f"/api/v1/runners/{runner['id']}/heartbeat",
+                                json={"info": {"capacity": CAPACITY}}, headers=headers)  # fmt: skip
+                next_beat = time.monotonic() + 5
             r = await http.get("/api/v1/watch", headers=headers,
                                params={"since": version, "timeout": 5})  # fmt: skip
         except httpx.HTTPError:
@@ -122,6 +122,7 @@ async def seed(http: httpx.AsyncClient, count: int) -> tuple[list[str], int]:
     """Create ``count`` environments, 32 at a time; returns their ids and how many failed."""
     ids: list[str] = []
     failed = 0
+    kinds: dict[str, int] = {}
     sem = asyncio.Semaphore(32)
 
     async def one(i: int) -> None:
@@ -129,15 +130,19 @@ async def seed(http: httpx.AsyncClient, count: int) -> tuple[list[str], int]:
         async with sem:
             try:
                 r = await http.post("/api/v1/environments", json={"name": f"seed-{i}"})
-            except httpx.HTTPError:
+            except httpx.HTTPError as e:
                 failed += 1
+                kinds[type(e).__name__] = kinds.get(type(e).__name__, 0) + 1
                 return
             if r.status_code == 201:
                 ids.append(r.json()["metadata"]["id"])
             else:
                 failed += 1
+                kinds[str(r.status_code)] = kinds.get(str(r.status_code), 0) + 1
 
     await asyncio.gather(*(one(i) for i in range(count)))
+    if kinds:
+        print("seed errors:", kinds)
     return ids, failed
 
 
