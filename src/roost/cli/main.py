@@ -10,6 +10,7 @@ from roost.cli.commands import (
     audit,
     completion,
     devcontainer,
+    doctor,
     dotfiles,
     env,
     env_backup,
@@ -53,6 +54,7 @@ for command in (
     secret.secret,
     completion.completion,
     audit.audit,
+    doctor.doctor,
 ):
     cli.add_command(command)
 env.env.add_command(ssh.env_ssh)

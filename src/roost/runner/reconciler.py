@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from roost.core.errors import PermanentError, RoostError, TemporaryError, Unavailable
 from roost.core.schemas.environments import Environment
+from roost.runner import metrics
 from roost.runner.idalloc import IdAllocator
 from roost.runner.images import DEFAULT_IMAGE, Image
 from roost.runner.nested import mode as nested
@@ -247,9 +248,12 @@ class Reconciler:
         t2 = time.perf_counter()
         spec = replace(spec, netns=net.netns_path, resolv_conf=net.resolv_conf, hosts=net.hosts)
         await driver.start(spec)
+        t3 = time.perf_counter()
+        for stage, at in (("network", t1), ("rootfs", t2), ("container", t3)):
+            metrics.start_stage.labels(stage).observe(at - t0)
         log.debug(
             "%s: network %.1f ms, root filesystem by %.1f ms, container started by %.1f ms",
-            env.id, (t1 - t0) * 1000, (t2 - t0) * 1000, (time.perf_counter() - t0) * 1000,
+            env.id, (t1 - t0) * 1000, (t2 - t0) * 1000, (t3 - t0) * 1000,
         )  # fmt: skip
         return spec
 

@@ -13,6 +13,7 @@ from fastapi.responses import PlainTextResponse
 
 from roost import __version__
 from roost.core.clock import Clock, SystemClock
+from roost.server import metrics as plane_metrics
 from roost.server.api import (
     access,
     activity,
@@ -41,6 +42,7 @@ from roost.server.controllers.backups import mark_orphaned_backups_forever
 from roost.server.controllers.housekeeping import prune_events_forever
 from roost.server.controllers.idle import IdleStop
 from roost.server.controllers.lifecycle import Lifecycle
+from roost.server.controllers.loop import Controller
 from roost.server.controllers.runner_health import RunnerHealth
 from roost.server.controllers.runner_loss import RunnerLoss
 from roost.server.controllers.scheduler import Scheduler
@@ -84,6 +86,7 @@ class Plane:
     ctx: Context
     admin_token_path: Path | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    controllers: list[Controller] = field(default_factory=list)
 
 
 async def start_plane(settings: Settings, clock: Clock, *, controllers: bool = True) -> Plane:
@@ -100,9 +103,12 @@ async def start_plane(settings: Settings, clock: Clock, *, controllers: bool = T
     ctx = Context(db=db, clock=clock, settings=settings, hub=hub)
     plane = Plane(ctx=ctx, admin_token_path=await bootstrap.ensure_initialized(ctx))
     crypto.box(settings.data_dir)  # the secrets master key: loaded, or made at first start
+    log.info("plane ready on %s", "SQLite" if db.is_sqlite else "PostgreSQL")
     if controllers:
-        loops = (Scheduler(ctx), Lifecycle(ctx), RunnerHealth(ctx), RunnerLoss(ctx), IdleStop(ctx))
-        for controller in loops:
+        plane.controllers = [
+            Scheduler(ctx), Lifecycle(ctx), RunnerHealth(ctx), RunnerLoss(ctx), IdleStop(ctx),
+        ]  # fmt: skip
+        for controller in plane.controllers:
             plane.tasks.append(asyncio.create_task(controller.run_forever(), name=controller.name))
         plane.tasks.append(asyncio.create_task(prune_events_forever(ctx), name="prune-events"))
         plane.tasks.append(
@@ -137,6 +143,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         plane = await start_plane(settings, clock or SystemClock(), controllers=controllers)
+        plane.ctx.hub.on_delivery = metrics.watch_lag.observe
         app.state.plane = plane
         app.state.ctx = plane.ctx
         try:
@@ -154,6 +161,7 @@ def create_app(
     )
     errors.install(app)
     app.add_middleware(limits.BodyLimit)
+    metrics = plane_metrics.install(app)
     for module in ROUTERS:
         app.include_router(module.router, responses=openapi.ERRORS)
     app.include_router(web_api.router, responses=openapi.ERRORS)

@@ -10,12 +10,19 @@ many clients are watching.
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 
 class WatchHub:
     def __init__(self) -> None:
         self._event = asyncio.Event()
         self.generation = 0
+        self.on_delivery: Callable[[float], None] | None = None
+        """Told how late each delivered change was (seconds); the metrics set it."""
+
+    def delivered(self, committed: datetime, now: datetime) -> None:
+        if self.on_delivery is not None:
+            self.on_delivery(max(0.0, (now - committed).total_seconds()))
 
     def notify(self) -> None:
         """Wake everyone waiting; safe to call from the event loop's thread only."""

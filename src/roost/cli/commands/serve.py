@@ -5,14 +5,13 @@ The plane and runner modules are imported inside the commands that run them: eve
 """
 
 import asyncio
-import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from roost.cli import config
+from roost.cli import config, logs
 from roost.cli.commands import runner_admin
 
 if TYPE_CHECKING:
@@ -165,9 +164,7 @@ def server(
     """Run the management plane (or move its database: migrate-db)."""
     if ctx.invoked_subcommand is not None:
         return
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _logging()
     settings = plane_settings(
         data_dir, database, listen, upgrade_db=upgrade_db, lease_seconds=lease_seconds,
         oidc=oidc_settings(oidc),
@@ -368,13 +365,9 @@ async def _run_until_signal(main: "Coroutine[Any, Any, None]") -> None:
 
 
 def _logging() -> None:
-    """INFO by default; ROOST_LOG_LEVEL=DEBUG shows each reconcile step and its duration."""
-    logging.basicConfig(
-        level=os.environ.get("ROOST_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    """ROOST_LOG_LEVEL (INFO; DEBUG shows each reconcile step and its duration) and
+    ROOST_LOG_FORMAT (text or json): see :mod:`roost.cli.logs`."""
+    logs.configure()
 
 
 runner_admin.add_commands(runner)

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from aiohttp import web
 
 from roost.core.schemas.access import TicketGrant
+from roost.runner import metrics
 from roost.runner.access import execws, tickets
 from roost.runner.access.proxy import PortProxy
 from roost.runner.runtime.base import RuntimeDriver, RuntimeFailure
@@ -38,6 +39,7 @@ class AccessServer:
         self.app = web.Application(middlewares=[self.proxy_first] if proxy else [])
         self.app.router.add_get("/exec/{env_id}", self.exec_handler)
         self.app.router.add_get("/healthz", self.health)
+        self.app.router.add_get("/metrics", self.metrics)
         self.app.router.add_routes(routes)  # logs and automations (runner/userparts.py)
         self.runner: web.AppRunner | None = None
 
@@ -59,6 +61,11 @@ class AccessServer:
         if self.proxy is None or target is None:
             return await handler(request)
         return await self.proxy.handle(request, target)
+
+    async def metrics(self, _: web.Request) -> web.Response:
+        """Prometheus metrics (:mod:`roost.runner.metrics`)."""
+        body, content_type = metrics.exposition()
+        return web.Response(body=body, headers={"Content-Type": content_type})
 
     async def health(self, _: web.Request) -> web.Response:
         return web.Response(text="ok")

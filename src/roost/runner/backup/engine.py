@@ -36,6 +36,7 @@ from typing import Any
 from roost.core.errors import RoostError
 from roost.core.schemas.backups import Backup, BackupAccess, BackupRecord
 from roost.core.schemas.environments import Environment
+from roost.runner import metrics
 from roost.runner.backup import failpoints, views
 from roost.runner.backup.errors import BackupError
 from roost.runner.backup.journal import Journal, JournalStore
@@ -112,6 +113,19 @@ class BackupEngine:
 
     async def back_up(self, env: Environment, files: EnvFiles, kind: str, report: Report) -> Backup:
         """Back up, verify and record; raises :class:`BackupError` (nothing recorded then)."""
+        started = time.perf_counter()
+        try:
+            backup = await self._back_up(env, files, kind, report)
+        except BackupError:
+            metrics.backup_failures.labels(kind).inc()
+            raise
+        metrics.backup_seconds.labels(kind).observe(time.perf_counter() - started)
+        metrics.backup_bytes.labels(kind).observe(backup.size_bytes)
+        return backup
+
+    async def _back_up(
+        self, env: Environment, files: EnvFiles, kind: str, report: Report
+    ) -> Backup:
         access = await self.access(env.id)
         repo = self.repository(access)
         journal = self.journals.load(env.id)

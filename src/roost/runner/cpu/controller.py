@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from roost.runner import metrics
 from roost.runner.cpu import policy
 from roost.runner.cpu.cgroupfs import ROOT, CpuFiles, children
 
@@ -205,6 +206,8 @@ class CpuController:
             except Exception:
                 log.exception("CPU control tick failed")
             elapsed = time.perf_counter() - started
+            metrics.cpu_tick.set(elapsed)
+            metrics.cpu_environments.set(len(self.tracked()))
             await asyncio.sleep(max(0.0, policy.TICK_SECONDS - elapsed))
 
     def close(self) -> None:

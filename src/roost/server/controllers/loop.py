@@ -13,6 +13,7 @@ lease token), so resuming simply runs the next pass.
 
 import asyncio
 import logging
+import time
 from abc import ABC, abstractmethod
 
 from roost.server.controllers import lease
@@ -30,6 +31,8 @@ class Controller(ABC):
         self.ctx = ctx
         self.paused = False
         """True while the database is unreachable."""
+        self.last_pass = time.monotonic()
+        """When the last pass finished (``time.monotonic``): its age is the reconcile lag."""
 
     @abstractmethod
     async def candidates(self) -> list[str]:
@@ -103,4 +106,5 @@ class Controller(ABC):
         if self.paused:
             log.warning("%s: resumed, the database is back", self.name)
             self.paused = False
+        self.last_pass = time.monotonic()
         return resync

@@ -83,6 +83,7 @@ class RunnerHealth(Controller):
             envs = await session.scalars(
                 select(EnvironmentRow)
                 .where(EnvironmentRow.runner_id == runner.id, EnvironmentRow.phase != "unknown")
+                .order_by(EnvironmentRow.id)  # one lock order everywhere (no deadlocks)
                 .with_for_update()
             )
             for env in envs:

@@ -40,6 +40,7 @@ async def report(ctx: Context, principal: Principal, runner_id: str, body: Activ
                 EnvironmentRow.id.in_(list(body.seconds_ago)),
                 EnvironmentRow.runner_id == runner_id,
             )
+            .order_by(EnvironmentRow.id)  # one lock order everywhere (no deadlocks)
             .with_for_update()
         )
         for row in rows:

@@ -10,7 +10,7 @@ from roost.server.store.db import is_unavailable
 RETRY_SECONDS = 2.0
 MESSAGE = (
     "the plane's database is unreachable; nothing was changed. Retry in a few seconds; if this "
-    "lasts, check the database server (roost doctor --plane shows what the plane sees)"
+    "lasts, check the database server (`roost doctor --database URL` shows what the plane sees)"
 )
 
 __all__ = ["MESSAGE", "RETRY_SECONDS", "database_unavailable"]

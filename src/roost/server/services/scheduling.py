@@ -38,7 +38,11 @@ async def try_place(
     environment does not wake every watcher on each pass.
     """
     spec = EnvironmentSpec.model_validate(row.spec)
-    candidates = list(await session.scalars(select(RunnerRow).with_for_update()))
+    # one lock order for every placement (by id): unordered FOR UPDATE deadlocked on PostgreSQL
+    # when replicas placed concurrently (bench/plane.py: 340 "deadlock detected" in 500 creates)
+    candidates = list(
+        await session.scalars(select(RunnerRow).order_by(RunnerRow.id).with_for_update())
+    )
     alloc = await runners.allocations(session)
     location = await backups.latest_location(session, row.id)
     decision = place(

@@ -35,6 +35,9 @@ async def watch(
                 return WatchResponse(resource_version=await events.current_version(session))
             rows, resume = await events.read_since(session, principal, kind, since, BATCH)
             if rows:
+                now = ctx.clock.now()
+                for row in rows:
+                    ctx.hub.delivered(row.at, now)
                 return WatchResponse(
                     events=await _with_objects(session, principal, kind, rows),
                     resource_version=resume,
