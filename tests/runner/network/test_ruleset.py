@@ -1,10 +1,13 @@
 """The generated nftables ruleset (text), and that nft accepts it (root: ``nft -c``)."""
 
+import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from roost.runner.network import NetworkConfig
+from roost.runner.network import NetworkConfig, ruleset
+from roost.runner.network.model import NetworkError
 from roost.runner.network.ruleset import render_delete, render_ruleset
 
 CONFIG = NetworkConfig(bridge="rtbr", subnet="10.212.5.0/24", nft_table="rt_table")
@@ -77,3 +80,28 @@ def test_nft_accepts_the_ruleset(dns_relay: bool) -> None:
         ["nft", "-c", "-f", "-"], input=text, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def _fake_nft(tmp_path: Path, crashes: int) -> None:
+    """An ``nft`` on PATH that dies by SIGSEGV ``crashes`` times, then succeeds."""
+    count = tmp_path / "count"
+    count.write_text("0")
+    script = tmp_path / "nft"
+    script.write_text(
+        "#!/bin/sh\ncat >/dev/null\n"
+        f"n=$(cat {count}); echo $((n + 1)) > {count}\n"
+        f'[ "$n" -lt {crashes} ] && kill -SEGV $$\nexit 0\n'
+    )
+    script.chmod(0o755)
+
+
+async def test_an_nft_crash_is_retried_and_then_named_by_its_signal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    _fake_nft(tmp_path, crashes=2)
+    await ruleset.apply("table inet t {}\n")  # Debian 12's nft 1.0.6 crashes now and then
+    assert (tmp_path / "count").read_text().strip() == "3"
+    _fake_nft(tmp_path, crashes=99)
+    with pytest.raises(NetworkError, match=r"nft crashed \(signal 11\)"):
+        await ruleset.apply("table inet t {}\n")

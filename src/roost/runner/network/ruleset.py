@@ -69,6 +69,7 @@ from roost.runner.network.model import NetworkConfig, NetworkError
 
 REJECT = "reject with icmpx type admin-prohibited"
 NFT_TIMEOUT_SECONDS = 30.0
+NFT_CRASH_RETRIES = 3
 
 
 def render_ruleset(config: NetworkConfig, *, dns_relay: bool) -> str:
@@ -157,7 +158,24 @@ def render_delete(table: str) -> str:
 
 
 async def apply(ruleset: str) -> None:
-    """Run ``nft -f -`` with ``ruleset`` on stdin: all of it applies, or none."""
+    """Run ``nft -f -`` with ``ruleset`` on stdin: all of it applies, or none.
+
+    Debian 12's nft 1.0.6 sometimes dies by a signal (SIGSEGV, nothing on stderr) when another
+    process changes the ruleset while it rebuilds its cache -- several runners, or Docker, on one
+    host. The file replaces the table atomically, so running it again is safe: a crash is
+    retried a few times before it is reported, by its signal."""
+    for attempt in range(NFT_CRASH_RETRIES + 1):
+        code, stderr = await _nft(ruleset)
+        if code >= 0 or attempt == NFT_CRASH_RETRIES:
+            break
+        await asyncio.sleep(0.05 * (attempt + 1))
+    if code < 0:
+        raise NetworkError(f"nft crashed (signal {-code}) applying the runner's ruleset")
+    if code != 0:
+        raise NetworkError(f"nft refused the runner's ruleset: {stderr}")
+
+
+async def _nft(ruleset: str) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
         "nft",
         "-f",
@@ -173,5 +191,4 @@ async def apply(ruleset: str) -> None:
         process.kill()
         await process.wait()
         raise NetworkError("nft did not finish within 30 s") from None
-    if process.returncode != 0:
-        raise NetworkError(f"nft refused the runner's ruleset: {stderr.decode().strip()}")
+    return process.returncode or 0, stderr.decode().strip()  # communicate() waited for it
