@@ -47,7 +47,7 @@ def test_ssh_keys(env: dict[str, str], tmp_path: Path) -> None:
     assert added["name"] == "cli@test"
     assert [k["fingerprint"] for k in roost(env, "ssh-key", "list")] == [added["fingerprint"]]
     again = run_cli("ssh-key", "add", "-", env=env, stdin=(tmp_path / "k.pub").read_bytes())
-    assert again.returncode == 1 and "already registered" in again.stderr
+    assert again.returncode == 1 and "you have registered" in again.stderr
     gone = run_cli("ssh-key", "remove", added["fingerprint"], env=env)
     assert gone.returncode == 0, gone.stderr
     assert roost(env, "ssh-key", "list") == []

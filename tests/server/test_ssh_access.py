@@ -41,6 +41,27 @@ async def test_the_owners_key_enters_by_id_or_name(plane: PlaneHarness) -> None:
     assert login["details"]["client"] == "192.0.2.7:5555"
 
 
+async def test_a_key_two_users_registered_opens_only_each_owners_environments(
+    plane: PlaneHarness,
+) -> None:
+    runner = await FakeRunner(plane).register()
+    alice = await plane.user("alice")
+    bob = await plane.user("bob")
+    key = public_key("shared")
+    for user in (alice, bob):
+        assert (await user.post("/api/v1/ssh-keys", json={"public_key": key})).status_code == 201
+    env = await running_env(plane, runner, alice)
+    env_id, name = env["metadata"]["id"], env["metadata"]["name"]
+    for username in (env_id, name):
+        r = await ask(runner, username, key)
+        assert r.status_code == 200, r.text
+        assert r.json()["user_name"] == "alice"
+    assert (await alice.delete(f"/api/v1/ssh-keys/{r.json()['fingerprint']}")).status_code == 204
+    r = await ask(runner, env_id, key)  # bob's registration of it is no key to alice's door
+    assert r.status_code == 404
+    assert "not one of yours" in r.json()["error"]["message"]
+
+
 async def test_refusals_say_why_and_are_audited(plane: PlaneHarness) -> None:
     runner = await FakeRunner(plane).register()
     other = await FakeRunner(plane, name="r2").register()

@@ -39,8 +39,9 @@ async def authorize(
     except InvalidInput:
         fingerprint = ""
     async with ctx.db.write() as session:
-        key = await ssh_keys.by_fingerprint(session, fingerprint) if fingerprint else None
-        env = await _find_env(session, body.username, key.user_id if key else None)
+        keys = await ssh_keys.holders(session, fingerprint) if fingerprint else []
+        env = await _find_env(session, body.username, {k.user_id for k in keys})
+        key = _key_for(keys, env)
         try:
             grant = await _decide(session, runner_id, body.username, key, env)
         except ApiError as exc:
@@ -56,20 +57,29 @@ async def authorize(
 
 
 async def _find_env(
-    session: AsyncSession, username: str, owner_id: str | None
+    session: AsyncSession, username: str, holders: set[str]
 ) -> EnvironmentRow | None:
+    """The environment named by the SSH user name: an id, or a name of one of the key's
+    holders' environments (one key may be registered by several users)."""
     if ids.is_id(username):
         return await session.get(EnvironmentRow, username)
-    if owner_id is None:
+    if not holders:
         return None
     rows = list(
         await session.scalars(
             select(EnvironmentRow).where(
-                EnvironmentRow.name == username, EnvironmentRow.owner_id == owner_id
+                EnvironmentRow.name == username, EnvironmentRow.owner_id.in_(holders)
             )
         )
     )
     return rows[0] if len(rows) == 1 else None
+
+
+def _key_for(keys: list[SshKeyRow], env: EnvironmentRow | None) -> SshKeyRow | None:
+    """The owner's registration of the key, else any (the refusal then says it is not theirs)."""
+    mine = [k for k in keys if env is not None and k.user_id == env.owner_id]
+    candidates = mine or keys
+    return candidates[0] if candidates else None
 
 
 async def _decide(

@@ -72,18 +72,17 @@ async def add(ctx: Context, principal: Principal, body: SshKeyCreate) -> SshKey:
         created_at=now,
     )  # fmt: skip
     taken = Conflict(
-        f"the key {fingerprint} is already registered (by you or someone else); "
-        "generate a new key with `ssh-keygen -t ed25519` if it is not yours",
+        f"you have registered the key {fingerprint} already; `roost ssh-key list` shows yours",
         code="already_exists",
     )
     try:
         async with ctx.db.write() as session:
-            if await by_fingerprint(session, fingerprint) is not None:
+            if await owned(session, user_id, fingerprint) is not None:
                 raise taken
             session.add(row)
             audit.record(session, now, principal, "ssh_key.add", "ssh_key", row.id,
                          details={"fingerprint": fingerprint})  # fmt: skip
-    except IntegrityError as exc:  # a concurrent add of the same key
+    except IntegrityError as exc:  # a concurrent add of the same key by the same user
         raise taken from exc
     return to_schema(row)
 
@@ -103,7 +102,7 @@ async def remove(ctx: Context, principal: Principal, ref: str) -> None:
     now = ctx.clock.now()
     async with ctx.db.write() as session:
         row = await session.get(SshKeyRow, ref) if ids.is_id(ref) else None
-        row = row or await by_fingerprint(session, ref)
+        row = row or await owned(session, user_id, ref)
         if row is None or row.user_id != user_id:
             raise NotFound(f"SSH key {ref!r} not found; `roost ssh-key list` shows yours")
         await session.delete(row)
@@ -111,8 +110,17 @@ async def remove(ctx: Context, principal: Principal, ref: str) -> None:
                      details={"fingerprint": row.fingerprint})  # fmt: skip
 
 
-async def by_fingerprint(session: AsyncSession, fingerprint: str) -> SshKeyRow | None:
+async def owned(session: AsyncSession, user_id: str, fingerprint: str) -> SshKeyRow | None:
+    """``user_id``'s key with ``fingerprint``, if they registered it."""
     found: SshKeyRow | None = await session.scalar(
-        select(SshKeyRow).where(SshKeyRow.fingerprint == fingerprint)
+        select(SshKeyRow).where(SshKeyRow.user_id == user_id, SshKeyRow.fingerprint == fingerprint)
     )
     return found
+
+
+async def holders(session: AsyncSession, fingerprint: str) -> list[SshKeyRow]:
+    """Every registration of the key (one per user who added it)."""
+    rows = await session.scalars(
+        select(SshKeyRow).where(SshKeyRow.fingerprint == fingerprint).order_by(SshKeyRow.id)
+    )
+    return list(rows)

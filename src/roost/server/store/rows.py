@@ -232,14 +232,20 @@ class CounterRow(Base):
 
 
 class SshKeyRow(Base):
-    """A user's SSH public key; the gateway finds the user by the key's fingerprint."""
+    """A user's SSH public key; the gateway finds it by the environment's owner and the key's
+    fingerprint."""
 
     __tablename__ = "ssh_keys"
+    __table_args__ = (
+        UniqueConstraint("user_id", "fingerprint", name="uq_ssh_keys_user_fingerprint"),
+    )
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100), default="")
-    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
-    """``SHA256:<base64>`` of the key blob: unique, so one key never opens two users' doors."""
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)
+    """``SHA256:<base64>`` of the key blob. Unique per user, not across users: refusing a key
+    someone else holds would tell anyone who registered what (and a key opens only its own
+    user's environments: the gateway matches it against the environment's owner)."""
     algorithm: Mapped[str] = mapped_column(String(64))
     public_key: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
