@@ -33,6 +33,9 @@ def _scenario(env: dict[str, str]) -> None:
     assert roost(env, "env", "get", "named")["metadata"]["id"] == env_id
     assert roost(env, "env", "stop", "named", "--wait")["status"]["phase"] == "stopped"
     assert roost(env, "env", "start", "named", "--wait")["status"]["phase"] == "running"
+    table = run_cli("env", "list", env=env).stdout.splitlines()
+    assert table[0].split()[:3] == ["ID", "NAME", "OWNER"]
+    assert [line.split()[1:3] for line in table[1:]] == [["named", "admin"]]  # names, not ids
     missing = run_cli("env", "get", "nope", env=env)
     assert missing.returncode == 1 and "not found" in missing.stderr
 

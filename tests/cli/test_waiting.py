@@ -73,6 +73,6 @@ def test_env_list_shows_failures_distinctly() -> None:
             "details": {"hook": "postCreateCommand"}}  # fmt: skip
     hook["updated_at"] = "2026-01-01T00:00:00Z"
     row = _summary(env("running", {"devcontainer": hook}))
-    assert row[2] == "running, postCreateCommand FAILED" and "exit code 1" in str(row[5])
-    assert _summary(env("failed", {}, "build failed"))[2] == "FAILED"
-    assert _summary(env("running", {}))[2] == "running"
+    assert row[3] == "running, postCreateCommand FAILED" and "exit code 1" in str(row[6])
+    assert _summary(env("failed", {}, "build failed"))[3] == "FAILED"
+    assert _summary(env("running", {}))[3] == "running"

@@ -33,11 +33,12 @@ def _summary(e: Environment) -> list[object]:
         what = [str(e.status.conditions[p].details.get("hook") or p) for p in failed]
         phase = f"{phase}, {'+'.join(what)} FAILED"
     message = e.status.conditions[failed[0]].message if failed else e.status.message
-    return [e.metadata.id, e.metadata.name, phase, e.spec.desired_phase, e.spec.class_name,
-            message[:60]]  # fmt: skip
+    owner = e.metadata.owner_name or e.metadata.owner_id
+    return [e.metadata.id, e.metadata.name, owner, phase, e.spec.desired_phase,
+            e.spec.class_name, message[:60]]  # fmt: skip
 
 
-HEADERS = ["ID", "NAME", "PHASE", "DESIRED", "CLASS", "MESSAGE"]
+HEADERS = ["ID", "NAME", "OWNER", "PHASE", "DESIRED", "CLASS", "MESSAGE"]
 
 
 def _print(doc: dict[str, Any], output: str) -> None:

@@ -173,6 +173,8 @@ class Metadata(Output):
     organization_id: str
     project_id: str | None = None
     owner_id: str
+    owner_name: str | None = None
+    """The owner's user name, in lists (where people read names, not ids)."""
     created_at: datetime
     updated_at: datetime
     resource_version: int = 0

@@ -40,7 +40,7 @@ from roost.server.services import (
     scheduling,
 )
 from roost.server.services.context import Context, Principal
-from roost.server.store.rows import EnvironmentRow, OrganizationRow, ProjectRow
+from roost.server.store.rows import EnvironmentRow, OrganizationRow, ProjectRow, UserRow
 
 
 def to_schema(row: EnvironmentRow) -> Environment:
@@ -198,9 +198,19 @@ async def list_envs(
                 | (EnvironmentRow.organization_id.in_([] if mine else managed))
             )
         rows, next_cursor = await pagination.page(session, query, EnvironmentRow.id, cursor, limit)
-    return Page[Environment](
-        items=[to_schema(r) for r in rows], next_cursor=next_cursor, resource_version=version
-    )
+        owners = await _owner_names(session, {r.owner_id for r in rows})
+    items = [to_schema(r) for r in rows]
+    for item in items:
+        item.metadata.owner_name = owners.get(item.metadata.owner_id)
+    return Page[Environment](items=items, next_cursor=next_cursor, resource_version=version)
+
+
+async def _owner_names(session: AsyncSession, owner_ids: set[str]) -> dict[str, str]:
+    """User names of ``owner_ids``, in one query."""
+    if not owner_ids:
+        return {}
+    found = await session.execute(select(UserRow.id, UserRow.name).where(UserRow.id.in_(owner_ids)))
+    return {user_id: name for user_id, name in found}
 
 
 async def get(ctx: Context, principal: Principal, env_id: str) -> Environment:
