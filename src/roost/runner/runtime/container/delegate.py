@@ -5,7 +5,8 @@ so the limits of the environment hold for everything nested (every controller is
 hierarchical: a child can ask for more, never get more than its parent). The runner hands the
 environment's root -- an unprivileged host uid -- exactly what that needs, in every hierarchy
 the environment belongs to (the v1 controllers, ``name=systemd`` and, on a hybrid host, the
-empty v2 mount; on a v2 host the one unified tree):
+empty v2 mount; on a v2 host the one unified tree, where its processes also move to a leaf so
+that controllers can be enabled below it -- ``_evacuate``):
 
 * the cgroup directory itself (to make and remove children);
 * ``cgroup.procs`` and ``tasks`` (v1) / ``cgroup.procs``, ``cgroup.threads`` and
@@ -21,6 +22,7 @@ cgroup-v2.rst, "Delegation"); with a cgroup namespace, the environment sees its 
 ``/``.
 """
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -45,9 +47,33 @@ def delegate(path: str, uid: int, root: Path = ROOT) -> list[Path]:
         cgroup = hierarchy / rel
         if not cgroup.is_dir():
             continue
-        os.chown(cgroup, uid, uid)
-        for name in DELEGATED_FILES:
-            if (cgroup / name).exists():
-                os.chown(cgroup / name, uid, uid)
+        _give(cgroup, uid)
+        if hierarchy == root and (root / "cgroup.controllers").exists():  # a cgroup v2 host
+            _evacuate(cgroup, uid)
         done.append(cgroup)
     return done
+
+
+def _give(cgroup: Path, uid: int) -> None:
+    os.chown(cgroup, uid, uid)
+    for name in DELEGATED_FILES:
+        if (cgroup / name).exists():
+            os.chown(cgroup / name, uid, uid)
+
+
+def _evacuate(cgroup: Path, uid: int) -> None:
+    """cgroup v2's "no internal processes" rule: a cgroup may enable controllers for its
+    children only while it holds no process itself. So the environment's processes move to a
+    leaf, ``init`` (as the docker-in-docker scripts do), and its controllers are enabled below
+    it, for the engine's cgroups. ``crun exec`` then joins the init process's cgroup (crun
+    does that when the container's own cgroup refuses it with EBUSY). Limits stay on the
+    environment's cgroup, above everything."""
+    leaf = cgroup / "init"
+    leaf.mkdir(exist_ok=True)
+    _give(leaf, uid)
+    for pid in (cgroup / "cgroup.procs").read_text().split():
+        with contextlib.suppress(ProcessLookupError):  # gone meanwhile
+            (leaf / "cgroup.procs").write_text(pid)
+    wanted = (cgroup / "cgroup.controllers").read_text().split()
+    if wanted:
+        (cgroup / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in wanted))
