@@ -98,14 +98,17 @@ async def start(plane: PlaneHarness, env_id: str, runner: str | None = None) -> 
 
 
 async def repository(plane: PlaneHarness) -> tuple[str, str]:
-    """The (only) backup repository's name and password, read from the plane's database."""
+    """The (only) backup repository's name and password, read from the plane's database (where
+    the password is sealed under the plane's master key)."""
     from sqlalchemy import select
 
+    from roost.server.services import crypto, repository_keys
     from roost.server.store.rows import BackupRepositoryRow
 
     async with plane.ctx.db.read() as session:
         row = (await session.scalars(select(BackupRepositoryRow))).one()
-        return row.id, row.password
+    box = crypto.box(plane.ctx.settings.data_dir)
+    return row.id, repository_keys.open_password(box, row.id, row.password)
 
 
 def restic(repo: Path, password: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from roost.runner.backup.failpoints import EXIT_CODE
+from roost.server.services import crypto, repository_keys
 from tests.runner.backup.support import WS, restic
 from tests.runner.conftest import BUSYBOX_FULL
 from tests.support.live import LiveServer, free_port, live_server, run_cli
@@ -55,7 +56,8 @@ def recorded(cli: dict[str, str], env_id: str) -> list[str]:
 
 def in_repository(server: LiveServer, backups: Path, env_id: str) -> list[str]:
     with sqlite3.connect(server.data_dir / "roost.db") as db:
-        name, password = db.execute("SELECT id, password FROM backup_repositories").fetchone()
+        name, sealed = db.execute("SELECT id, password FROM backup_repositories").fetchone()
+    password = repository_keys.open_password(crypto.box(server.data_dir), name, sealed)
     out = restic(backups / name, password, "snapshots", "--json", "--tag", f"env={env_id}")
     return [s["id"] for s in json.loads(out.stdout or "[]")]
 
