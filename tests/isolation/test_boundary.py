@@ -149,7 +149,12 @@ async def test_isolation_suite(
         assert await reaches(other_user, other, other_ip, 8080)  # the listener is there
         env_id = await create_env(plane, plane.admin, debian_base.ref, runtime)
         code, _, err = await exec_as(
-            plane.admin, env_id, ROOT, "useradd", "-m", "-u", "1000", "dev"
+            plane.admin,
+            env_id,
+            ROOT,
+            "sh",
+            "-c",
+            "id dev >/dev/null 2>&1 || useradd -m -u 1000 dev",  # the base image may have it
         )
         assert code == 0, err
         access_port = int(runner.config.access_listen.rsplit(":", 1)[1])

@@ -152,7 +152,12 @@ async def test_isolation_in_and_under_a_nested_environment(
         )
         assert (await engine_settled(plane, env_id))["phase"] == "ready"
         code, _, err = await exec_as(
-            plane.admin, env_id, ROOT, "useradd", "-m", "-u", "1000", "dev"
+            plane.admin,
+            env_id,
+            ROOT,
+            "sh",
+            "-c",
+            "id dev >/dev/null 2>&1 || useradd -m -u 1000 dev",  # the base image may have it
         )
         assert code == 0, err
         access_port = int(runner.config.access_listen.rsplit(":", 1)[1])
