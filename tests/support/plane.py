@@ -86,6 +86,7 @@ async def plane_harness(
     async with app.router.lifespan_context(app):
         plane: Plane = app.state.plane
         token = (tmp_path / "admin-token").read_text().strip()  # made at first start
+        await _small_disks(plane)
         harness = PlaneHarness(app=app, plane=plane, clock=clock, admin=httpx.AsyncClient())
         harness.admin = harness.client(token)
         harness.health_loop = RunnerHealth(plane.ctx, monotonic=lambda: 0.0)
@@ -94,3 +95,20 @@ async def plane_harness(
         finally:
             for c in harness.clients:
                 await c.aclose()
+
+
+TEST_DISK_GIB = 4
+"""The built-in classes' disks in tests. A runner promises only the disk its host can back
+(``runner/disks/space.py``), so three 20 GiB environments need 60 GiB free on the test
+machine; the tests' environments hold a few MiB."""
+
+
+async def _small_disks(plane: Plane) -> None:
+    from sqlalchemy import select
+
+    from roost.server.store.rows import EnvironmentClassRow
+
+    async with plane.ctx.db.write() as session:
+        for row in await session.scalars(select(EnvironmentClassRow)):
+            disk = min(int(row.resources.get("disk_gib", TEST_DISK_GIB)), TEST_DISK_GIB)
+            row.resources = {**row.resources, "disk_gib": disk}
