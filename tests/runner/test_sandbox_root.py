@@ -69,7 +69,10 @@ async def test_the_remote_user_runs_unprivileged_and_sudo_is_refused(
     """gVisor sets no_new_privs on every process, so setuid programs do not elevate: sudo
     refuses (a documented difference from the container runtime)."""
     env_id = await create_env(plane, plane.admin, debian_base.ref, "sandbox")
-    setup = "useradd -m -u 1000 dev && echo 'dev ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/dev"
+    setup = (  # the base image may have the user already
+        "(id dev >/dev/null 2>&1 || useradd -m -u 1000 dev) && "
+        "echo 'dev ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/dev"
+    )
     assert (await exec_as(plane.admin, env_id, ROOT, "sh", "-c", setup))[0] == 0
     code, out, _ = await exec_as(plane.admin, env_id, USER, "id", "-u")
     assert (code, out) == (0, "1000\n")

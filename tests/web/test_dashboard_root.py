@@ -19,6 +19,7 @@ from roost.runner.images import Image
 from tests.support.browser import async_chromium
 from tests.support.images import debian_base
 from tests.support.live import run_cli
+from tests.support.repos import reachable
 from tests.support.runner import free_subnet
 from tests.support.up import LocalUp, roost_up
 
@@ -44,7 +45,7 @@ def local_repository(root: Path) -> Path:
     subprocess.run([*git[:3], "init", "-q", "-b", "main"], check=True)
     subprocess.run([*git, "add", "."], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "site"], check=True)
-    return repo
+    return reachable(repo)  # runners clone local paths unprivileged
 
 
 def sign_in_link(up: LocalUp, url: str, user: str) -> str:
